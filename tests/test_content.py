@@ -1,0 +1,228 @@
+"""Loading content: the shipped routines, and every class of bad input, each with its exact
+FILE:LINE: key.path message."""
+
+import json
+
+import pytest
+
+from voiceguide.content import Command, load_library, load_routine
+from voiceguide.errors import ContentError, UsageError
+
+from .routine_yaml import VALID, write
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """Run in the test's folder, so files display by name as a person would type them."""
+    monkeypatch.chdir(tmp_path)
+
+
+def only_error(tmp_path, text, name="routine.yaml"):
+    library = load_library([write(tmp_path, text, name)])
+    assert len(library.errors) == 1, [str(p) for p in library.problems]
+    return str(library.errors[0])
+
+
+def test_shipped_content_is_valid_and_lint_clean():
+    library = load_library()
+    assert [str(p) for p in library.problems] == []
+    assert {"upper-back", "knee-twist", "warm-up", "cool-down"} <= set(library.routines)
+    assert set(library.vocabularies["en"].phrases) == set(Command)
+
+
+def test_shipped_routines_carry_the_articles_precautions():
+    library = load_library()
+    for rid in ("upper-back", "knee-twist"):
+        routine = library.routines[rid]
+        asks = " ".join(q.ask for q in routine.screening).lower()
+        for topic in ("pregnant", "back problems", "herniated", "poor condition", "sore"):
+            assert topic in asks, (rid, topic)
+        assert routine.warmup == "warm-up" and routine.cooldown == "cool-down"
+        assert routine.max_per_day is not None
+        assert "doctor or a physiotherapist" in routine.safety_message
+
+
+def test_valid_routine_loads_with_its_fields(tmp_path):
+    library = load_library([write(tmp_path, VALID)])
+    assert library.problems == ()
+    routine = library.routines["test-routine"]
+    assert routine.steps[1].sides == ("left", "right")
+    assert routine.steps[1].hold_s == 10.0
+    assert routine.screening[0].reason == "Not advised during pregnancy."
+
+
+def test_unknown_key_is_an_error_with_its_line(tmp_path):
+    text = VALID.replace("    hold: 10\n", "    hold: 10\n    hodl: 12\n")
+    assert only_error(tmp_path, text).startswith("routine.yaml:16: steps[1].hodl: unknown key; allowed here: say, hold")
+
+
+def test_wrong_type(tmp_path):
+    text = VALID.replace("    hold: 10\n", "    hold: ten\n")
+    assert only_error(tmp_path, text) == "routine.yaml:15: steps[1].hold: must be a number of seconds between 0 and 300"
+
+
+def test_out_of_range_hold(tmp_path):
+    text = VALID.replace("    hold: 10\n", "    hold: 301\n")
+    assert only_error(tmp_path, text) == "routine.yaml:15: steps[1].hold: must be a number of seconds between 0 and 300"
+
+
+def test_out_of_range_breathing(tmp_path):
+    text = VALID.replace("  - say: Sit tall.\n", "  - say: Sit tall.\n    breathing: {inhale: 4, exhale: 60, breaths: 2}\n")
+    assert only_error(tmp_path, text) == (
+        "routine.yaml:13: steps[0].breathing.exhale: must be a whole number of seconds between 1 and 10"
+    )
+
+
+def test_empty_text(tmp_path):
+    text = VALID.replace("  - say: Sit tall.\n", "  - say: '  '\n")
+    assert only_error(tmp_path, text) == "routine.yaml:12: steps[0].say: must be non-empty text"
+
+
+def test_missing_steps(tmp_path):
+    text = VALID[: VALID.index("steps:")]
+    assert only_error(tmp_path, text) == "routine.yaml:1: (document): missing required key 'steps'"
+
+
+def test_empty_steps(tmp_path):
+    text = VALID[: VALID.index("steps:")] + "steps: []\n"
+    assert only_error(tmp_path, text) == "routine.yaml:11: steps: must be a list with at least one step"
+
+
+def test_duplicate_ids_across_files(tmp_path):
+    write(tmp_path, VALID, "a.yaml")
+    write(tmp_path, VALID, "b.yaml")
+    library = load_library([tmp_path])
+    assert [str(p) for p in library.errors] == [
+        "b.yaml:1: id: duplicate id 'test-routine', also used by a.yaml; ids must be unique"
+    ]
+
+
+def test_duplicate_key_in_one_mapping(tmp_path):
+    text = VALID.replace("closing: That's all.\n", "closing: That's all.\ntitle: Again\n")
+    assert only_error(tmp_path, text) == "routine.yaml:11: title: duplicate key (first on line 2); keep one"
+
+
+def test_not_yaml(tmp_path):
+    text = VALID.replace("  - say: Sit tall.\n", "  - say: [Sit tall.\n")
+    message = only_error(tmp_path, text)
+    assert message.startswith("routine.yaml:13: (document): not valid YAML:")
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(VALID.replace("Sit tall.", "Sit tall, caf\xe9.").encode("latin-1"))
+    library = load_library([path])
+    assert [str(p) for p in library.errors] == [
+        "latin1.yaml:12: (document): not UTF-8 (byte 0xe9); save the file as UTF-8"
+    ]
+
+
+def test_list_at_the_top(tmp_path):
+    assert only_error(tmp_path, "- id: x\n- id: y\n").startswith("routine.yaml:1: (document): must be a mapping")
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path):
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for i, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[i]
+        bomb += f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    assert only_error(tmp_path, bomb) == (
+        "routine.yaml:2: (document): anchors and aliases (&, *) are not allowed; write the value out"
+    )
+
+
+def test_python_tags_are_not_constructed(tmp_path):
+    text = VALID.replace("title: Test routine", "title: !!python/object/apply:os.system ['true']")
+    message = only_error(tmp_path, text)
+    assert message.startswith("routine.yaml:2: (document): not valid YAML: could not determine a constructor")
+
+
+def test_side_placeholder_needs_sides(tmp_path):
+    text = VALID.replace("  - say: Sit tall.\n", "  - say: Sit on your {side}.\n")
+    assert only_error(tmp_path, text) == "routine.yaml:12: steps[0].say: uses {side} but the step has no 'sides'"
+
+
+def test_wrapper_must_exist(tmp_path):
+    text = VALID.replace("steps:", "warmup: no-such-routine\nsteps:")
+    assert only_error(tmp_path, text).startswith("routine.yaml:11: warmup: no routine with id 'no-such-routine'")
+
+
+def test_every_bad_file_in_a_folder_is_reported(tmp_path):
+    write(tmp_path, VALID.replace("hold: 10", "hold: -1"), "one.yaml")
+    write(tmp_path, "[1, 2", "two.yaml")
+    write(tmp_path, VALID.replace("test-routine", "fine-routine"), "three.yaml")
+    library = load_library([tmp_path])
+    assert [p.file for p in library.errors] == ["one.yaml", "two.yaml"]
+    assert set(library.routines) == {"fine-routine"}
+
+
+def test_vocabulary_phrase_can_mean_one_command(tmp_path):
+    vocab = (tmp_path / "en.yaml")
+    shipped = (load_library().vocabularies["en"].source)
+    text = open(shipped, encoding="utf-8").read().replace("skip]", "skip, stop]")
+    vocab.write_text(text, encoding="utf-8")
+    errors = [str(p) for p in load_library([vocab]).errors]
+    assert len(errors) == 1 and "phrase 'stop' already means 'stop'" in errors[0]
+    assert errors[0].startswith("en.yaml:") and ": commands.next[3]:" in errors[0]
+
+
+def test_unknown_routine_names_the_known_ones():
+    with pytest.raises(UsageError, match="no routine 'nope'.*known routines: cool-down, knee-twist"):
+        load_routine("nope")
+
+
+def test_routine_file_resolves_wrappers_against_shipped_content(tmp_path):
+    path = write(tmp_path, VALID.replace("steps:", "warmup: warm-up\nsteps:"))
+    routine, routines = load_routine(str(path))
+    assert routine.id == "test-routine" and "warm-up" in routines
+
+
+def test_bad_routine_file_raises_every_problem(tmp_path):
+    path = write(tmp_path, VALID.replace("hold: 10", "hold: 999").replace("Sit tall.", "''"))
+    with pytest.raises(ContentError) as info:
+        load_routine(str(path))
+    assert len(info.value.problems) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VALID.replace("hold: 10", "hold: 999"),
+        "\xff\xfe",
+        "- a list\n",
+        "a: &a [1]\nb: *a\n",
+        "key: [unclosed\n",
+    ],
+    ids=["schema", "binary", "list", "alias", "syntax"],
+)
+def test_cli_check_bad_content_exits_2_without_traceback(tmp_path, cli, text):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(text.encode("latin-1") if text.startswith("\xff") else text.encode())
+    result = cli("check", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines and all(line.startswith(str(path) + ":") for line in lines)
+
+
+def test_cli_check_json_lists_problems(tmp_path, cli):
+    write(tmp_path, VALID.replace("hold: 10", "hold: 999"))
+    result = cli("check", str(tmp_path), "--json")
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["errors"] == 1
+    assert report["problems"][0]["path"] == "steps[1].hold"
+    assert report["problems"][0]["line"] == 15
+
+
+def test_cli_check_shipped_content(cli):
+    result = cli("check")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "0 errors, 0 warnings" in result.stdout
+
+
+def test_cli_show_unknown_routine_is_one_line(cli):
+    result = cli("show", "nope")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "known routines:" in result.stderr

@@ -1,0 +1,141 @@
+"""The `voiceguide` command. The only place that prints errors and chooses exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .content import load_library, load_routine
+from .errors import ContentError, VoiceguideError
+from .timeline import compile_routine, schedule
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    library = load_library()
+    if library.errors:
+        for problem in library.errors:
+            print(problem, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    rows = []
+    for rid in sorted(library.routines):
+        routine = library.routines[rid]
+        plan = schedule(compile_routine(routine, library.routines))
+        total_s = sum(s.planned_ms for s in plan) / 1000
+        rows.append({"id": rid, "title": routine.title, "minutes": math.ceil(total_s / 60), "description": routine.description})
+    if args.json:
+        _print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['id']:<12} {row['title']:<28} about {row['minutes']} min")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.paths] or None
+    base = load_library() if paths else None
+    library = load_library(paths, base=base)
+    if args.json:
+        _print_json(
+            {
+                "files": library.files,
+                "errors": len(library.errors),
+                "warnings": len(library.warnings),
+                "problems": [
+                    {"file": p.file, "line": p.line, "path": p.path, "message": p.message, "severity": p.severity}
+                    for p in library.problems
+                ],
+            }
+        )
+    else:
+        for problem in library.problems:
+            print(problem, file=sys.stderr)
+        print(f"checked {library.files} files: {len(library.errors)} errors, {len(library.warnings)} warnings")
+    return EXIT_BAD_INPUT if library.errors else EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    routine, routines = load_routine(args.routine)
+    timeline = compile_routine(routine, routines)
+    plan = schedule(timeline)
+    total_ms = sum(s.planned_ms for s in plan)
+    estimated = any(s.duration_ms is None for s in plan)
+    if args.json:
+        _print_json(
+            {
+                "routine": routine.id,
+                "cues": [
+                    {
+                        "kind": s.cue.kind.value,
+                        "text": s.cue.text,
+                        "start_s": s.start_ms / 1000,
+                        "duration_s": None if s.duration_ms is None else s.duration_ms / 1000,
+                        "step": s.cue.step,
+                    }
+                    for s in plan
+                ],
+                "total_s": total_ms / 1000,
+                "estimated": estimated,
+            }
+        )
+        return EXIT_OK
+    for s in plan:
+        length = f"{s.duration_ms / 1000:6.2f}s" if s.duration_ms is not None else f"~{s.planned_ms / 1000:5.1f}s"
+        label = s.cue.text if s.cue.kind.value == "speech" else ""
+        print(f"{s.start_ms / 1000:8.2f}  {s.cue.kind.value:<7} {length}  {label}".rstrip())
+    approx = "about " if estimated else ""
+    print(f"total: {approx}{total_ms / 1000:.1f} s" + (" (speech not rendered yet; lengths with ~ are estimates)" if estimated else ""))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voiceguide", description="An offline, hands-free voice guide for gentle back routines.")
+    parser.add_argument("--version", action="version", version=f"voiceguide {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the routines")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("check", help="validate and lint content files or folders (default: the shipped content)")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("show", help="show a routine's timeline of cues")
+    p.add_argument("routine", metavar="ROUTINE", help="a routine id, or a path to a routine .yaml file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return exc.exit_code
+    except VoiceguideError as exc:
+        print(f"voiceguide: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`voiceguide show x | head`): not an error worth a traceback.
+        sys.stdout = open(os.devnull, "w")
+        return EXIT_OK

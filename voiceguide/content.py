@@ -1,0 +1,477 @@
+"""Routines and command vocabularies: the content format, its strict validation, and its lint.
+
+Content is data: files are read with yaml.safe_load (see yamlsource), every key is checked, and
+unknown keys are errors, so a typo like `hodl: 10` can never silently drop a hold.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import ContentError, Problem, UsageError
+from .yamlsource import Document, KeyPath, YamlSourceError, read_document
+
+MAX_HOLD_S = 300
+MAX_PHASE_S = 10
+MAX_BREATHS = 20
+MAX_REPEAT = 20
+MAX_TEXT_CHARS = 1000
+SIDES = ("left", "right")
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+PHRASE_PATTERN = re.compile(r"^[a-z']+(?: [a-z']+)*$")
+
+
+class Command(str, Enum):
+    """What a person can say. The values are the keys of the vocabulary files."""
+
+    STOP = "stop"
+    PAIN = "pain"
+    PAUSE = "pause"
+    RESUME = "resume"
+    NEXT = "next"
+    BACK = "back"
+    REPEAT = "repeat"
+    SLOWER = "slower"
+    FASTER = "faster"
+    LOUDER = "louder"
+    SOFTER = "softer"
+    HELP = "help"
+    TIME_LEFT = "time_left"
+
+
+@dataclass(frozen=True)
+class Breathing:
+    """A paced breathing pattern; every phase is whole seconds so counts land on the beat."""
+
+    inhale_s: int
+    hold_s: int
+    exhale_s: int
+    breaths: int
+    counts: bool
+
+
+@dataclass(frozen=True)
+class Step:
+    say: str
+    hold_s: float = 0.0
+    breathing: Breathing | None = None
+    repeat: int = 1
+    sides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScreeningQuestion:
+    """A yes/no question asked before the routine; "yes" declines it, and `reason` says why."""
+
+    ask: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Routine:
+    id: str
+    title: str
+    description: str
+    language: str
+    precautions: tuple[str, ...]
+    screening: tuple[ScreeningQuestion, ...]
+    safety_message: str
+    closing: str
+    steps: tuple[Step, ...]
+    warmup: str | None = None
+    cooldown: str | None = None
+    max_per_day: int | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The phrases that mean each command, in one language."""
+
+    language: str
+    phrases: dict  # Command -> tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Library:
+    """Everything loaded from a set of content files."""
+
+    routines: dict  # id -> Routine
+    vocabularies: dict  # language -> Vocabulary
+    problems: tuple[Problem, ...]  # errors and warnings, in file order
+    files: int
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+class _Checker:
+    """Collects every problem in one document instead of stopping at the first."""
+
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def error(self, path: KeyPath, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
+
+    def mapping(self, value: Any, path: KeyPath, required: tuple, optional: tuple = ()) -> dict | None:
+        if not isinstance(value, dict):
+            self.error(path, f"must be a mapping with keys {', '.join(required)}")
+            return None
+        allowed = required + optional
+        for key in value:
+            if key not in allowed:
+                self.error(path + (key,), f"unknown key; allowed here: {', '.join(allowed)}")
+        for key in required:
+            if key not in value:
+                self.error(path, f"missing required key '{key}'")
+        return value
+
+    def text(self, value: Any, path: KeyPath) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            self.error(path, "must be non-empty text")
+            return None
+        if len(value) > MAX_TEXT_CHARS:
+            self.error(path, f"is {len(value)} characters; keep spoken text under {MAX_TEXT_CHARS}")
+            return None
+        return " ".join(value.split())
+
+    def text_list(self, value: Any, path: KeyPath, allow_empty: bool = False) -> tuple[str, ...]:
+        if not isinstance(value, list) or (not value and not allow_empty):
+            self.error(path, "must be a list of texts" + ("" if allow_empty else " with at least one item"))
+            return ()
+        texts = [self.text(item, path + (i,)) for i, item in enumerate(value)]
+        return tuple(t for t in texts if t is not None)
+
+    def integer(self, value: Any, path: KeyPath, low: int, high: int, what: str) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.error(path, f"must be {what} between {low} and {high}")
+            return None
+        return value
+
+    def seconds(self, value: Any, path: KeyPath, low: float, high: float) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            self.error(path, f"must be a number of seconds between {low:g} and {high:g}")
+            return None
+        return float(value)
+
+    def identifier(self, value: Any, path: KeyPath) -> str | None:
+        if not isinstance(value, str) or not ID_PATTERN.match(value):
+            self.error(path, "must be an id of lowercase letters, digits and single hyphens, like 'upper-back'")
+            return None
+        return value
+
+
+_ROUTINE_REQUIRED = ("id", "title", "description", "precautions", "screening", "safety_message", "closing", "steps")
+_ROUTINE_OPTIONAL = ("language", "warmup", "cooldown", "max_per_day")
+_STEP_REQUIRED = ("say",)
+_STEP_OPTIONAL = ("hold", "breathing", "repeat", "sides")
+_BREATHING_REQUIRED = ("inhale", "exhale", "breaths")
+_BREATHING_OPTIONAL = ("hold", "counts")
+
+
+def _routine(doc: Document, ck: _Checker) -> Routine | None:
+    data = ck.mapping(doc.data, (), _ROUTINE_REQUIRED, _ROUTINE_OPTIONAL)
+    if data is None:
+        return None
+    rid = ck.identifier(data.get("id"), ("id",)) if "id" in data else None
+    title = ck.text(data["title"], ("title",)) if "title" in data else None
+    description = ck.text(data["description"], ("description",)) if "description" in data else None
+    language = data.get("language", "en")
+    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}", language):
+        ck.error(("language",), "must be a two-letter language code such as 'en'")
+    precautions = ck.text_list(data["precautions"], ("precautions",)) if "precautions" in data else ()
+    screening = _screening(ck, data["screening"]) if "screening" in data else ()
+    safety = ck.text(data["safety_message"], ("safety_message",)) if "safety_message" in data else None
+    closing = ck.text(data["closing"], ("closing",)) if "closing" in data else None
+    warmup = ck.identifier(data["warmup"], ("warmup",)) if "warmup" in data else None
+    cooldown = ck.identifier(data["cooldown"], ("cooldown",)) if "cooldown" in data else None
+    max_per_day = (
+        ck.integer(data["max_per_day"], ("max_per_day",), 1, 10, "a whole number of sessions")
+        if "max_per_day" in data
+        else None
+    )
+    steps: tuple[Step, ...] = ()
+    if "steps" in data:
+        if not isinstance(data["steps"], list) or not data["steps"]:
+            ck.error(("steps",), "must be a list with at least one step")
+        else:
+            parsed = [_step(ck, item, ("steps", i)) for i, item in enumerate(data["steps"])]
+            steps = tuple(s for s in parsed if s is not None)
+    if ck.problems:
+        return None
+    return Routine(
+        id=rid,
+        title=title,
+        description=description,
+        language=language,
+        precautions=precautions,
+        screening=screening,
+        safety_message=safety,
+        closing=closing,
+        steps=steps,
+        warmup=warmup,
+        cooldown=cooldown,
+        max_per_day=max_per_day,
+        source=doc.file,
+    )
+
+
+def _screening(ck: _Checker, value: Any) -> tuple[ScreeningQuestion, ...]:
+    if not isinstance(value, list):
+        ck.error(("screening",), "must be a list of questions, each with 'ask' and 'reason'")
+        return ()
+    questions = []
+    for i, item in enumerate(value):
+        path = ("screening", i)
+        entry = ck.mapping(item, path, ("ask", "reason"))
+        if entry is None:
+            continue
+        ask = ck.text(entry["ask"], path + ("ask",)) if "ask" in entry else None
+        reason = ck.text(entry["reason"], path + ("reason",)) if "reason" in entry else None
+        if ask and reason:
+            questions.append(ScreeningQuestion(ask, reason))
+    return tuple(questions)
+
+
+def _step(ck: _Checker, value: Any, path: KeyPath) -> Step | None:
+    before = len(ck.problems)
+    data = ck.mapping(value, path, _STEP_REQUIRED, _STEP_OPTIONAL)
+    if data is None:
+        return None
+    say = ck.text(data["say"], path + ("say",)) if "say" in data else None
+    hold = ck.seconds(data["hold"], path + ("hold",), 0, MAX_HOLD_S) if "hold" in data else 0.0
+    breathing = _breathing(ck, data["breathing"], path + ("breathing",)) if "breathing" in data else None
+    repeat = (
+        ck.integer(data["repeat"], path + ("repeat",), 1, MAX_REPEAT, "a whole number of repetitions")
+        if "repeat" in data
+        else 1
+    )
+    sides: tuple[str, ...] = ()
+    if "sides" in data:
+        raw = data["sides"]
+        if not isinstance(raw, list) or not raw or len(set(map(str, raw))) != len(raw) or not set(raw) <= set(SIDES):
+            ck.error(path + ("sides",), "must be a list of distinct sides from: left, right")
+        else:
+            sides = tuple(raw)
+    if say is not None:
+        if "{side}" in say and not sides:
+            ck.error(path + ("say",), "uses {side} but the step has no 'sides'")
+        leftover = re.findall(r"\{[^}]*\}", say.replace("{side}", ""))
+        if leftover:
+            ck.error(path + ("say",), f"unknown placeholder {leftover[0]}; only {{side}} is allowed")
+    if len(ck.problems) > before:
+        return None
+    return Step(say=say, hold_s=hold, breathing=breathing, repeat=repeat, sides=sides)
+
+
+def _breathing(ck: _Checker, value: Any, path: KeyPath) -> Breathing | None:
+    data = ck.mapping(value, path, _BREATHING_REQUIRED, _BREATHING_OPTIONAL)
+    if data is None:
+        return None
+    whole = "a whole number of seconds"
+    inhale = ck.integer(data.get("inhale"), path + ("inhale",), 1, MAX_PHASE_S, whole) if "inhale" in data else None
+    hold = ck.integer(data["hold"], path + ("hold",), 0, MAX_PHASE_S, whole) if "hold" in data else 0
+    exhale = ck.integer(data.get("exhale"), path + ("exhale",), 1, MAX_PHASE_S, whole) if "exhale" in data else None
+    breaths = (
+        ck.integer(data["breaths"], path + ("breaths",), 1, MAX_BREATHS, "a whole number of breaths")
+        if "breaths" in data
+        else None
+    )
+    counts = data.get("counts", True)
+    if not isinstance(counts, bool):
+        ck.error(path + ("counts",), "must be true or false")
+        return None
+    if None in (inhale, hold, exhale, breaths):
+        return None
+    return Breathing(inhale, hold, exhale, breaths, counts)
+
+
+def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
+    data = ck.mapping(doc.data, (), ("language", "commands"))
+    if data is None:
+        return None
+    language = data.get("language")
+    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}", language):
+        ck.error(("language",), "must be a two-letter language code such as 'en'")
+    commands = data.get("commands")
+    names = tuple(c.value for c in Command)
+    table = ck.mapping(commands, ("commands",), names) if "commands" in data else None
+    phrases: dict = {}
+    owner: dict = {}
+    for name in names:
+        if table is None or name not in table:
+            continue
+        path = ("commands", name)
+        found = ck.text_list(table[name], path)
+        for i, phrase in enumerate(found):
+            phrase = phrase.lower()
+            if not PHRASE_PATTERN.match(phrase):
+                ck.error(path + (i,), "must be words of letters and apostrophes only")
+            elif phrase in owner:
+                ck.error(path + (i,), f"phrase '{phrase}' already means '{owner[phrase]}'; a phrase can mean one command")
+            owner.setdefault(phrase, name)
+        phrases[Command(name)] = tuple(p.lower() for p in found)
+    if ck.problems:
+        return None
+    return Vocabulary(language=language, phrases=phrases, source=doc.file)
+
+
+def content_root() -> Path:
+    """The shipped content folder: $VOICEGUIDE_CONTENT, else content/ beside the package."""
+    env = os.environ.get("VOICEGUIDE_CONTENT")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "content"
+
+
+def _yaml_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(str(path), 1, "(document)", "no such file or folder; check the path"))
+    unique: dict = {}
+    for f in files:
+        unique.setdefault(f.resolve(), f)
+    return list(unique.values()), problems
+
+
+def load_library(paths: Iterable[Path] | None = None, base: Library | None = None) -> Library:
+    """Load and check content files and folders (default: the shipped content).
+
+    Every file is read and every problem is collected; nothing is raised for bad content. A file
+    whose top level has a `commands` key is a vocabulary; any other is a routine. `base` (the
+    shipped content) resolves references and supplies the vocabulary for the lint when the files
+    checked do not have them.
+    """
+    files, problems = _yaml_files([content_root()] if paths is None else list(paths))
+    routines: dict = {}
+    vocabularies: dict = {}
+    docs: dict = {}
+    for path in files:
+        try:
+            doc = read_document(path)
+        except YamlSourceError as exc:
+            problems.append(exc.problem)
+            continue
+        ck = _Checker(doc)
+        if isinstance(doc.data, dict) and "commands" in doc.data:
+            vocab = _vocabulary(doc, ck)
+            if vocab is not None:
+                if vocab.language in vocabularies:
+                    ck.error(("language",), f"a vocabulary for '{vocab.language}' is already in {vocabularies[vocab.language].source}")
+                else:
+                    vocabularies[vocab.language] = vocab
+        else:
+            routine = _routine(doc, ck)
+            if routine is not None:
+                if routine.id in routines:
+                    ck.error(("id",), f"duplicate id '{routine.id}', also used by {routines[routine.id].source}; ids must be unique")
+                else:
+                    routines[routine.id] = routine
+                    docs[routine.id] = doc
+        problems.extend(ck.problems)
+    known = {**(base.routines if base else {}), **routines}
+    vocab_all = {**(base.vocabularies if base else {}), **vocabularies}
+    problems.extend(_cross_checks(routines, known, vocab_all, docs))
+    return Library(routines, vocabularies, tuple(problems), len(files))
+
+
+def _cross_checks(routines: dict, known: dict, vocabularies: dict, docs: dict) -> list[Problem]:
+    """What one file cannot tell on its own: references between routines, and the lint."""
+    problems: list[Problem] = []
+    for rid, routine in routines.items():
+        doc = docs[rid]
+        for key in ("warmup", "cooldown"):
+            ref = getattr(routine, key)
+            if ref is None:
+                continue
+            if ref not in known:
+                problems.append(doc.problem((key,), f"no routine with id '{ref}'; known: {', '.join(sorted(known))}"))
+            elif known[ref].warmup or known[ref].cooldown:
+                problems.append(doc.problem((key,), f"'{ref}' is itself wrapped; a wrapper cannot have wrappers"))
+        vocab = vocabularies.get(routine.language)
+        if vocab is not None:
+            problems.extend(lint_routine(routine, doc, vocab))
+    return problems
+
+
+def spoken_texts(routine: Routine) -> Iterable[tuple[KeyPath, str]]:
+    """Every text of a routine that the guide says aloud, with its key path."""
+    yield ("title",), routine.title
+    for i, text in enumerate(routine.precautions):
+        yield ("precautions", i), text
+    for i, q in enumerate(routine.screening):
+        yield ("screening", i, "ask"), q.ask
+        yield ("screening", i, "reason"), q.reason
+    yield ("safety_message",), routine.safety_message
+    yield ("closing",), routine.closing
+    for i, step in enumerate(routine.steps):
+        yield ("steps", i, "say"), step.say
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words of a text, as a recognizer would hear them."""
+    return re.findall(r"[a-z']+", text.lower().replace("\u2019", "'"))
+
+
+def find_phrase(text: str, phrase: str) -> bool:
+    """True when the phrase's words appear, in order and adjacent, in the text."""
+    have, want = words(text), phrase.split()
+    return any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
+
+
+def lint_routine(routine: Routine, doc: Document, vocab: Vocabulary) -> list[Problem]:
+    """Warn where spoken text contains a command phrase: the guide would hear itself say it."""
+    problems = []
+    for path, text in spoken_texts(routine):
+        for command, phrases in vocab.phrases.items():
+            phrase = next((p for p in phrases if find_phrase(text, p)), None)
+            if phrase is not None:
+                problems.append(
+                    doc.problem(
+                        path,
+                        f"spoken text contains the command phrase '{phrase}' ({command.value}); "
+                        "the guide could hear itself, so reword it",
+                        severity="warning",
+                    )
+                )
+    return problems
+
+
+def load_routine(name: str) -> tuple[Routine, dict]:
+    """Find a routine by id in the shipped content, or load it from a .yaml path.
+
+    Returns the routine and every routine it may refer to (for warm-up and cool-down). Raises
+    ContentError when it or the content it depends on is invalid, UsageError when there is none.
+    """
+    shipped = load_library()
+    if shipped.errors:
+        raise ContentError(shipped.errors)
+    if name.endswith((".yaml", ".yml")) or Path(name).is_file():
+        local = load_library([Path(name)], base=shipped)
+        if local.errors:
+            raise ContentError(local.errors)
+        if len(local.routines) != 1:
+            raise UsageError(f"{name} is not a routine file; give a routine id or a routine .yaml file")
+        routine = next(iter(local.routines.values()))
+        return routine, {**shipped.routines, **local.routines}
+    if name not in shipped.routines:
+        known = ", ".join(sorted(shipped.routines)) or "none"
+        raise UsageError(f"no routine '{name}' in {content_root() / 'routines'}; known routines: {known}")
+    return shipped.routines[name], shipped.routines

@@ -1,0 +1,45 @@
+"""Errors a person sees: one line each, saying what went wrong, where, and what to do.
+
+Library code raises these; only the CLI prints them and chooses the exit code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class VoiceguideError(Exception):
+    """A failure with a one-line message fit to show a person."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a content file, printed as `FILE:LINE: key.path: message`."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        prefix = "" if self.severity == "error" else "warning: "
+        return f"{self.file}:{self.line}: {self.path}: {prefix}{self.message}"
+
+
+class ContentError(VoiceguideError):
+    """Content that failed validation; carries every problem found, not just the first."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class UsageError(VoiceguideError):
+    """The command was asked for something that does not exist or cannot be done as asked."""
+
+    exit_code = 2
