@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
 from . import __version__
 from .content import load_library, load_routine
 from .errors import ContentError, VoiceguideError
-from .timeline import compile_routine, schedule
+from .outputs import AudioOutput, SoundDeviceOutput, WavOutput, device_table
+from .player import Player
+from .rendering import render_timeline, segments_for
+from .timeline import compile_routine, schedule, speech
+from .tts import DEFAULT_RATE_WPM, DEFAULT_VOICE, MAX_RATE_WPM, MIN_RATE_WPM, SpeechCache, SpeechSettings
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def _print_json(value) -> None:
@@ -70,7 +77,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     routine, routines = load_routine(args.routine)
     timeline = compile_routine(routine, routines)
-    plan = schedule(timeline)
+    # Speech already rendered (by `render` or a session) gives real lengths; the rest is estimated.
+    cache, settings = SpeechCache(), _speech_settings(args)
+    plan = schedule(timeline, lambda text: cache.lookup_ms(text, settings))
     total_ms = sum(s.planned_ms for s in plan)
     estimated = any(s.duration_ms is None for s in plan)
     if args.json:
@@ -101,6 +110,71 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _speech_settings(args: argparse.Namespace) -> SpeechSettings:
+    return SpeechSettings(voice=args.voice, rate_wpm=args.rate)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(player: Player):
+    """Ctrl-C and SIGTERM silence the player at once; yields a list that receives the signal."""
+    caught: list[int] = []
+
+    def handler(signum, frame):
+        caught.append(signum)
+        player.stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _play(output: AudioOutput, segments: list) -> int:
+    """Play segments to the end or until Ctrl-C/SIGTERM; the exit status."""
+    player = Player(output)
+    with _stop_on_signals(player) as caught:
+        player.play(segments)
+        output.close()
+    if caught:
+        return EXIT_INTERRUPTED if caught[0] == signal.SIGINT else EXIT_TERMINATED
+    return EXIT_OK
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    settings = _speech_settings(args)
+    rendered = SpeechCache().get_many([args.text], settings)
+    output = SoundDeviceOutput(args.device)
+    return _play(output, segments_for([speech(args.text)], rendered))
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    routine, routines = load_routine(args.routine)
+    segments = render_timeline(compile_routine(routine, routines), SpeechCache(), _speech_settings(args))
+    output = WavOutput(Path(args.out))
+    status = _play(output, segments)
+    if status == EXIT_OK:
+        print(f"wrote {args.out}: {output.position / output.rate:.2f} s, mono 16-bit {output.rate} Hz")
+    return status
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    rows = device_table()
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    for row in rows:
+        kinds = ", ".join(k for k in ("inputs", "outputs") if row[k]) or "none"
+        print(f"{row['index']:>3}  {row['name']:<40} {row['inputs']} in, {row['outputs']} out ({kinds})")
+    return EXIT_OK
+
+
+def _add_speech_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rate", type=int, default=DEFAULT_RATE_WPM, metavar="WPM", help=f"speech rate in words per minute ({MIN_RATE_WPM} to {MAX_RATE_WPM}; default {DEFAULT_RATE_WPM})")
+    p.add_argument("--voice", default=DEFAULT_VOICE, metavar="V", help=f"espeak-ng voice, such as en-gb or en-us+f3 (default {DEFAULT_VOICE})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voiceguide", description="An offline, hands-free voice guide for gentle back routines.")
     parser.add_argument("--version", action="version", version=f"voiceguide {__version__}")
@@ -118,7 +192,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="show a routine's timeline of cues")
     p.add_argument("routine", metavar="ROUTINE", help="a routine id, or a path to a routine .yaml file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_speech_flags(p)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("say", help="speak a sentence on the output device")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("--device", metavar="D", help="output device name or index (see `voiceguide devices`)")
+    _add_speech_flags(p)
+    p.set_defaults(func=cmd_say)
+
+    p = sub.add_parser("render", help="render a whole routine session to a WAV file")
+    p.add_argument("routine", metavar="ROUTINE")
+    p.add_argument("out", metavar="OUT.wav")
+    _add_speech_flags(p)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("devices", help="list the audio devices")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_devices)
     return parser
 
 

@@ -1,0 +1,170 @@
+"""Where the guide's audio goes: a real device through sounddevice, or a sink on a virtual clock.
+
+Every output counts the samples written to it; that count is the session clock on the output
+side, so events carry audio time rather than wall-clock readings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .audio import OUTPUT_RATE, Pcm, write_wav
+from .errors import UsageError, VoiceguideError
+
+
+class AudioOutput(Protocol):
+    rate: int
+    position: int
+    """Samples written so far."""
+
+    def write(self, block: np.ndarray) -> None:
+        """Queue one block; a real device blocks until there is room for it."""
+
+    def discard(self) -> None:
+        """Drop everything queued but not yet heard, at once."""
+
+    def close(self) -> None:
+        """Let queued audio finish, then release the device."""
+
+
+class MemoryOutput:
+    """Keeps what was played, on a virtual clock: writing never waits."""
+
+    def __init__(self, rate: int = OUTPUT_RATE):
+        self.rate = rate
+        self.position = 0
+        self.discards: list[int] = []
+        """Positions at which queued audio was dropped (stop or pause)."""
+        self._blocks: list[np.ndarray] = []
+
+    def write(self, block: np.ndarray) -> None:
+        self._blocks.append(block.copy())
+        self.position += len(block)
+
+    def discard(self) -> None:
+        self.discards.append(self.position)
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def samples(self) -> np.ndarray:
+        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.int16)
+
+
+class WavOutput(MemoryOutput):
+    """A MemoryOutput that writes a WAV file when closed."""
+
+    def __init__(self, path: Path, rate: int = OUTPUT_RATE):
+        super().__init__(rate)
+        self.path = path
+
+    def close(self) -> None:
+        try:
+            write_wav(self.path, Pcm(self.samples, self.rate))
+        except OSError as exc:
+            raise VoiceguideError(f"cannot write {self.path}: {exc.strerror}; check the folder exists and is writable") from None
+
+
+class NullOutput:
+    """Plays nothing and never waits."""
+
+    def __init__(self, rate: int = OUTPUT_RATE):
+        self.rate = rate
+        self.position = 0
+
+    def write(self, block: np.ndarray) -> None:
+        self.position += len(block)
+
+    def discard(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def sounddevice_module():
+    """sounddevice, imported on first use; a missing PortAudio is a one-line error."""
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise VoiceguideError(f"cannot load PortAudio ({exc}); install it with: sudo apt-get install libportaudio2") from None
+    return sounddevice
+
+
+def device_table(kind: str | None = None) -> list[dict]:
+    """The devices sounddevice sees: index, name, and input and output channels."""
+    sd = sounddevice_module()
+
+    rows = []
+    for index, dev in enumerate(sd.query_devices()):
+        row = {"index": index, "name": dev["name"], "inputs": dev["max_input_channels"], "outputs": dev["max_output_channels"]}
+        if kind is None or row[kind] > 0:
+            rows.append(row)
+    return rows
+
+
+def resolve_device(spec: str | int | None, kind: str) -> int | None:
+    """A device index from an index or a (part of a) name; None for the system default.
+
+    `kind` is "outputs" or "inputs". Raises a one-line error listing the devices that exist.
+    """
+    if spec is None or spec == "":
+        return None
+    rows = device_table(kind)
+    listing = "; ".join(f"{r['index']} {r['name']}" for r in rows) or "none"
+    what = "output" if kind == "outputs" else "input"
+    if isinstance(spec, int) or str(spec).isdigit():
+        index = int(spec)
+        if any(r["index"] == index for r in rows):
+            return index
+    else:
+        exact = [r for r in rows if r["name"] == spec]
+        partial = [r for r in rows if str(spec).lower() in r["name"].lower()]
+        matches = exact or partial
+        if len(matches) == 1:
+            return matches[0]["index"]
+        if len(matches) > 1:
+            raise UsageError(f"{what} device '{spec}' matches several devices; pick one of: {listing}")
+    raise UsageError(f"no {what} device '{spec}'; {what} devices: {listing}")
+
+
+class SoundDeviceOutput:
+    """A real output device. Blocks of at most 20 ms are written with a blocking write; a stop
+    aborts the stream, which drops what the device had queued, and the next write restarts it."""
+
+    def __init__(self, device: str | int | None = None, rate: int = OUTPUT_RATE, block: int = 441):
+        sd = sounddevice_module()
+
+        self.rate = rate
+        self.position = 0
+        index = resolve_device(device, "outputs")
+        name = device if device is not None else "default"
+        try:
+            self._stream = sd.OutputStream(
+                samplerate=rate, channels=1, dtype="int16", blocksize=block, latency="low", device=index
+            )
+        except (sd.PortAudioError, ValueError) as exc:
+            listing = "; ".join(f"{r['index']} {r['name']}" for r in device_table("outputs")) or "none"
+            raise VoiceguideError(
+                f"cannot open output device '{name}' ({exc}); it may be busy or missing. Output devices: {listing}"
+            ) from None
+        self.latency_s = float(self._stream.latency)
+
+    def write(self, block: np.ndarray) -> None:
+        if not self._stream.active:
+            self._stream.start()
+        self._stream.write(block)
+        self.position += len(block)
+
+    def discard(self) -> None:
+        if self._stream.active:
+            self._stream.abort()
+
+    def close(self) -> None:
+        if self._stream.active:
+            self._stream.stop()  # plays out what is queued
+        self._stream.close()
