@@ -21,3 +21,45 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpro
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session", autouse=True)
+def speech_cache_dir(tmp_path_factory):
+    """One speech cache for the whole run, so each text is synthesized once per run and no test
+    reads or writes the user's own cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def pulse():
+    """A private PulseAudio server with null sinks "guide" and "mic", for real-device tests.
+
+    The guide plays into "guide", whose monitor is the default source for recording."""
+    import os
+
+    from voiceguide.pulse import PulseServer, warm_up
+
+    server = PulseServer().start()
+    saved = {k: os.environ.get(k) for k in server.env}
+    os.environ.update(server.env)
+    if "sounddevice" in sys.modules:  # PortAudio lists devices when it starts: list them again
+        sd = sys.modules["sounddevice"]
+        sd._terminate()
+        sd._initialize()
+    warm_up()
+    yield server
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

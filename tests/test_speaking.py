@@ -1,0 +1,337 @@
+"""Speaking: pyttsx3 really renders speech; the player is silenced within one block, in speech and
+in silent holds, on a virtual clock and on a real sounddevice stream into a PulseAudio null sink."""
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm, resample
+from voiceguide.outputs import MemoryOutput
+from voiceguide.player import EventKind, HaltReason, Player
+from voiceguide.rendering import segments_for
+from voiceguide.timeline import Cue, CueKind, silence, speech
+from voiceguide.tts import SpeechCache, SpeechSettings
+
+from .conftest import ROOT, run_cli
+
+SENTENCE = "Sit on a sturdy chair, and let your shoulders drop away from your ears."
+LONG = (
+    "Lace your fingers together and rest them behind your head, elbows open to the sides. "
+    "Now lean backwards slowly over the chair, arching your upper spine. Go only as far as feels easy."
+)
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return SpeechCache()
+
+
+def rendered(cache, text, **settings):
+    return cache.get_many([text], SpeechSettings(**settings))[text]
+
+
+def voiced_fraction(samples: np.ndarray, rate: int) -> float:
+    frame = rate // 50
+    frames = samples[: len(samples) // frame * frame].astype(np.float64).reshape(-1, frame)
+    rms = np.sqrt((frames**2).mean(axis=1))
+    return float((rms > 500).mean())
+
+
+# --- rendering with the real engine -------------------------------------------------------------
+
+
+def test_pyttsx3_renders_real_speech(cache):
+    pcm = rendered(cache, SENTENCE)
+    assert pcm.rate == OUTPUT_RATE
+    seconds = len(pcm.samples) / pcm.rate
+    expected = 14 * 60 / 150  # 14 words at 150 words per minute
+    assert 0.6 * expected < seconds < 1.6 * expected
+    assert voiced_fraction(pcm.samples, pcm.rate) > 0.5
+
+
+def test_rate_changes_the_length_of_speech(cache):
+    slow = rendered(cache, SENTENCE, rate_wpm=100)
+    fast = rendered(cache, SENTENCE, rate_wpm=250)
+    assert 1.8 < len(slow.samples) / len(fast.samples) < 3.2
+
+
+def test_voice_variants_render_differently(cache):
+    male = rendered(cache, SENTENCE, voice="en-us")
+    female = rendered(cache, SENTENCE, voice="en-us+f3")
+    british = rendered(cache, SENTENCE, voice="en")
+    assert len({male.samples.tobytes(), female.samples.tobytes(), british.samples.tobytes()}) == 3
+    assert all(voiced_fraction(p.samples, p.rate) > 0.5 for p in (male, female, british))
+
+
+def test_warm_cache_never_starts_the_engine(tmp_path):
+    settings = SpeechSettings()
+    first = SpeechCache(folder=tmp_path).get_many([SENTENCE], settings)[SENTENCE]
+
+    def no_engine():
+        raise AssertionError("the engine was started although the speech was cached")
+
+    again = SpeechCache(synthesizer_factory=no_engine, folder=tmp_path).get_many([SENTENCE], settings)[SENTENCE]
+    assert np.array_equal(first.samples, again.samples)
+
+
+def test_cache_key_holds_voice_and_rate(tmp_path):
+    cache = SpeechCache(folder=tmp_path)
+    cache.get_many([SENTENCE], SpeechSettings(rate_wpm=150))
+    assert cache.lookup_ms(SENTENCE, SpeechSettings(rate_wpm=150)) is not None
+    assert cache.lookup_ms(SENTENCE, SpeechSettings(rate_wpm=151)) is None
+    assert cache.lookup_ms(SENTENCE, SpeechSettings(voice="en")) is None
+
+
+def test_missing_espeak_is_a_one_line_error_saying_what_to_install():
+    # Hide pyttsx3's espeak-ng binding, as on a machine without libespeak-ng.
+    code = (
+        "import sys; sys.modules['pyttsx3.drivers._espeak'] = None\n"
+        "from voiceguide.cli import main; sys.exit(main(['say', 'a sentence nobody has cached']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "apt-get install espeak-ng" in result.stderr
+
+
+def test_bad_rate_and_voice_are_usage_errors(cli):
+    rate = cli("say", "hello", "--rate", "20")
+    assert rate.returncode == 2 and "use 80 to 500" in rate.stderr
+    voice = cli("render", "warm-up", "/dev/null", "--voice", "xx-nope")
+    assert voice.returncode == 2 and "unknown voice 'xx-nope'" in voice.stderr
+
+
+# --- the player on a virtual clock --------------------------------------------------------------
+
+
+def synthetic(text_ms: dict) -> dict:
+    """Speech stand-ins: a distinct ramp per text, so positions in the output can be checked."""
+    out = {}
+    for i, (text, ms) in enumerate(text_ms.items()):
+        n = ms * OUTPUT_RATE // 1000
+        out[text] = Pcm((np.arange(n) % 1000 + 1 + 1000 * i).astype(np.int16), OUTPUT_RATE)
+    return out
+
+
+def hold_timeline():
+    speech_pcm = synthetic({"Lean back.": 900, "Hold for 3 seconds.": 700})
+    cues = [speech("Lean back."), speech("Hold for 3 seconds."), silence(3000), Cue(CueKind.TONE, ms=250)]
+    return segments_for(cues, speech_pcm)
+
+
+class StopAt(MemoryOutput):
+    """Requests a stop or pause from inside a write, once `target` samples have been written:
+    the request lands while a block is in flight, as it would from another thread."""
+
+    def __init__(self, target: int, action: str = "stop"):
+        super().__init__()
+        self.target, self.action, self.player, self.fired_at = target, action, None, None
+
+    def write(self, block):
+        super().write(block)
+        if self.fired_at is None and self.position >= self.target:
+            self.fired_at = self.position
+            getattr(self.player, self.action)()
+
+
+def play_with(output, segments, **kw):
+    events = []
+    player = Player(output, on_event=events.append, **kw)
+    if isinstance(output, StopAt):
+        output.player = player
+    return player, player.play(segments), events
+
+
+def test_player_plays_every_sample_in_blocks_of_at_most_20_ms():
+    segments = hold_timeline()
+    sizes = []
+
+    class Sizes(MemoryOutput):
+        def write(self, block):
+            sizes.append(len(block))
+            super().write(block)
+
+    out = Sizes()
+    _, halt, events = play_with(out, segments)
+    assert halt.reason is HaltReason.FINISHED
+    assert max(sizes) == OUTPUT_RATE // 50
+    expected = np.concatenate([s.block(0, s.samples) for s in segments])
+    assert np.array_equal(out.samples, expected)
+    starts = [e.position for e in events if e.kind is EventKind.CUE_STARTED]
+    assert starts == list(np.cumsum([0] + [s.samples for s in segments[:-1]]))
+
+
+@pytest.mark.parametrize("where_ms", [500, 2500, 4400], ids=["in-speech", "in-hold", "late-in-hold"])
+def test_stop_lands_before_the_next_block(where_ms):
+    out = StopAt(where_ms * OUTPUT_RATE // 1000)
+    player, halt, events = play_with(out, hold_timeline())
+    assert halt.reason is HaltReason.STOPPED
+    assert out.position == out.fired_at  # not one block more after the request
+    assert out.discards == [out.position]
+    assert events[-1].kind is EventKind.SILENCED and events[-1].position == out.position
+
+
+def test_pause_then_resume_from_the_sample_plays_exactly_the_same_audio():
+    segments = hold_timeline()
+    whole = MemoryOutput()
+    Player(whole).play(segments)
+    out = StopAt(2 * OUTPUT_RATE, action="pause")
+    player, halt, _ = play_with(out, segments)
+    assert halt.reason is HaltReason.PAUSED and halt.cue_index == 2 and halt.offset > 0
+    rest = player.play(segments, halt.cue_index, halt.offset)
+    assert rest.reason is HaltReason.FINISHED
+    assert np.array_equal(out.samples, whole.samples)
+
+
+def test_a_stop_requested_while_idle_is_honoured_by_the_next_play():
+    out = MemoryOutput()
+    player = Player(out)
+    player.stop()
+    halt = player.play(hold_timeline())
+    assert halt.reason is HaltReason.STOPPED and out.position == 0
+    assert player.play(hold_timeline()).reason is HaltReason.FINISHED
+
+
+def test_stop_wins_over_pause():
+    player = Player(MemoryOutput())
+    player.pause()
+    player.stop()
+    assert player.play(hold_timeline()).reason is HaltReason.STOPPED
+
+
+def test_volume_applies_from_the_next_block():
+    out = MemoryOutput()
+    player = Player(out)
+    player.volume = 0.5
+    segments = hold_timeline()
+    player.play(segments[:1])
+    assert np.array_equal(out.samples, (segments[0].pcm.astype(np.float32) * 0.5).astype(np.int16))
+
+
+# --- the real device path through PulseAudio ---------------------------------------------------
+
+
+def correlation_peak(recording: np.ndarray, reference: np.ndarray) -> float:
+    """Best normalized correlation of `reference` against any stretch of `recording`."""
+    r = recording.astype(np.float64)
+    x = reference.astype(np.float64)
+    n = len(r) + len(x)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(r, size) * np.conj(np.fft.rfft(x, size)), size)[: len(r)]
+    energy = np.convolve(r**2, np.ones(len(x)), mode="full")[len(x) - 1 : len(x) - 1 + len(r)]
+    return float(np.max(corr / (np.sqrt(np.maximum(energy, 1e-9)) * np.linalg.norm(x))))
+
+
+def play_on_device_and_stop(segments, stop_after_s):
+    """Play through sounddevice into the null sink, stop after a while, and record the monitor.
+    Returns (seconds from stop() to the last sound heard, seconds from stop() to play() returning,
+    halt, output)."""
+    from voiceguide.outputs import SoundDeviceOutput
+    from voiceguide.pulse import MonitorRecorder
+
+    with MonitorRecorder() as recorder:
+        time.sleep(0.2)
+        out = SoundDeviceOutput()
+        player = Player(out)
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(halt=player.play(segments)))
+        worker.start()
+        time.sleep(stop_after_s)
+        t_stop = time.monotonic()
+        player.stop()
+        worker.join(timeout=5)
+        t_returned = time.monotonic()
+        out.close()
+        time.sleep(0.4)
+        loud = recorder.sound_times()
+        latency = recorder.latency_s
+    assert len(loud) and loud.min() < t_stop, "nothing was heard before the stop"
+    return loud.max() - t_stop, t_returned - t_stop, result["halt"], out, latency, loud
+
+
+def test_speech_really_comes_out_of_the_device(pulse, cache):
+    from voiceguide.outputs import SoundDeviceOutput
+    from voiceguide.pulse import MonitorRecorder
+
+    pcm = rendered(cache, SENTENCE)
+    with MonitorRecorder() as recorder:
+        time.sleep(0.2)
+        out = SoundDeviceOutput()
+        Player(out).play(segments_for([speech(SENTENCE)], {SENTENCE: pcm}))
+        out.close()
+        time.sleep(0.3)
+    reference = resample(pcm, INPUT_RATE).samples
+    assert correlation_peak(recorder.audio(), reference) > 0.8
+
+
+def test_stop_during_speech_silences_within_one_block_plus_device_latency(pulse, cache):
+    pcm = rendered(cache, LONG)
+    segments = segments_for([speech(LONG)], {LONG: pcm})
+    heard_after, _, halt, out, in_latency, _ = play_on_device_and_stop(segments, stop_after_s=1.5)
+    assert halt.reason is HaltReason.STOPPED
+    bound = 0.020 + out.latency_s + in_latency + 0.015
+    assert heard_after <= bound, f"sound went on {heard_after * 1000:.0f} ms after stop (bound {bound * 1000:.0f} ms)"
+
+
+def test_stop_during_a_silent_hold_is_just_as_fast(pulse):
+    segments = hold_timeline()
+    heard_after, returned_after, halt, out, in_latency, _ = play_on_device_and_stop(segments, stop_after_s=2.5)
+    assert halt.reason is HaltReason.STOPPED and segments[halt.cue_index].pcm is None
+    # The loop notices within one block of silence, and the chime after the hold never sounds.
+    assert returned_after <= 0.020 + 0.015, f"play() returned {returned_after * 1000:.0f} ms after stop"
+    assert heard_after < 0, "something sounded after the stop"
+
+
+def test_render_writes_the_whole_session_and_show_reports_real_lengths(tmp_path):
+    out = tmp_path / "warm-up.wav"
+    result = run_cli("render", "warm-up", str(out))
+    assert result.returncode == 0, result.stderr
+    with wave.open(str(out)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, OUTPUT_RATE)
+        wav_s = w.getnframes() / w.getframerate()
+    shown = json.loads(run_cli("show", "warm-up", "--json").stdout)
+    assert shown["estimated"] is False
+    assert all(c["duration_s"] is not None for c in shown["cues"])
+    assert wav_s == pytest.approx(shown["total_s"], rel=0.01)
+
+
+def test_devices_lists_the_pulseaudio_device(pulse):
+    result = run_cli("devices", "--json")
+    assert result.returncode == 0, result.stderr
+    names = [d["name"] for d in json.loads(result.stdout)]
+    assert "pulse" in names
+
+
+def test_missing_device_lists_the_devices_that_exist(pulse):
+    result = run_cli("say", "hello", "--device", "no-such-card")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "no output device 'no-such-card'; output devices:" in result.stderr and "pulse" in result.stderr
+
+
+def test_ctrl_c_while_speaking_silences_at_once_and_exits_130(pulse, cache):
+    from voiceguide.pulse import MonitorRecorder
+
+    rendered(cache, LONG)  # warm, so speech starts at once
+    with MonitorRecorder() as recorder:
+        proc = subprocess.Popen([sys.executable, "-m", "voiceguide", "say", LONG], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not len(recorder.sound_times()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(1.0)
+        t_signal = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=10)
+        time.sleep(0.3)
+        loud = recorder.sound_times()
+    assert rc == 130, proc.stderr.read()
+    assert proc.stderr.read() == ""
+    assert loud.max() - t_signal < 0.15

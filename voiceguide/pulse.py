@@ -1,0 +1,170 @@
+"""A private PulseAudio server with null sinks: a sound card for machines that have none.
+
+The guide plays into the sink "guide"; whatever a sink plays can be recorded from its monitor
+source ("guide.monitor"). sounddevice reaches the server through ALSA's pulse plugin. Used by
+the real-device tests and by `voiceguide bench`.
+
+A null sink with no low-latency client renders in 2-second blocks, so a new stream waits up to
+two seconds to start. A real card does not behave so; to make the null sinks behave like one,
+each sink gets a silent 10 ms keepalive stream (zeros mixed in change nothing). Even so, the
+first stream a process opens still waits about a second once: see `warm_up`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .audio import INPUT_RATE
+from .errors import VoiceguideError
+
+INSTALL_HINT = "install it with: sudo apt-get install pulseaudio pulseaudio-utils libasound2-plugins"
+
+
+class PulseServer:
+    """Start with `with PulseServer() as pulse:`; the server and its folder go away on exit."""
+
+    def __init__(self, sinks: tuple[str, ...] = ("guide", "mic"), default_sink: str = "guide", default_source: str = "guide.monitor"):
+        self.sinks = sinks
+        self.default_sink = default_sink
+        self.default_source = default_source
+        self.runtime_dir: Path | None = None
+        self._process: subprocess.Popen | None = None
+        self._keepalives: list[subprocess.Popen] = []
+
+    @property
+    def env(self) -> dict:
+        """The variables a client needs to reach this server."""
+        assert self.runtime_dir is not None, "server not started"
+        return {"XDG_RUNTIME_DIR": str(self.runtime_dir), "PULSE_SERVER": f"unix:{self.runtime_dir}/pulse/native"}
+
+    def start(self) -> "PulseServer":
+        if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+            raise VoiceguideError(f"PulseAudio is not installed; {INSTALL_HINT}")
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="voiceguide-pulse-"))
+        args = [
+            "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+            "--log-target=stderr", "--load=module-native-protocol-unix",
+        ]
+        args += [f"--load=module-null-sink sink_name={s}" for s in self.sinks]
+        self._log = open(self.runtime_dir / "pulseaudio.log", "wb")
+        self._process = subprocess.Popen(
+            args, env={**os.environ, **self.env, "HOME": str(self.runtime_dir)},
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while self.pactl("info", check=False).returncode != 0:
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                log = (self.runtime_dir / "pulseaudio.log").read_text(errors="replace").strip().splitlines()
+                self.stop()
+                raise VoiceguideError(f"PulseAudio did not start: {log[-1] if log else 'no output'}; {INSTALL_HINT}")
+            time.sleep(0.05)
+        self.pactl("set-default-sink", self.default_sink)
+        self.pactl("set-default-source", self.default_source)
+        self._zeros = open("/dev/zero", "rb")
+        for sink in self.sinks:
+            self._keepalives.append(
+                subprocess.Popen(
+                    ["pacat", "--playback", f"--device={sink}", "--latency-msec=10", "--raw", "--rate=16000", "--channels=1"],
+                    env={**os.environ, **self.env}, stdin=self._zeros, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, start_new_session=True,
+                )
+            )
+        return self
+
+    def pactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(["pactl", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=10)
+        if check and result.returncode != 0:
+            raise VoiceguideError(f"pactl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def stop(self) -> None:
+        for keepalive in self._keepalives:
+            keepalive.kill()
+            keepalive.wait(timeout=5)
+        if self._keepalives:
+            self._zeros.close()
+        self._keepalives = []
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=5)
+            self._process = None
+            self._log.close()
+        if self.runtime_dir is not None:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+    def __enter__(self) -> "PulseServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def warm_up(seconds: float = 0.3) -> None:
+    """Open and play one short silent stream, taking the one-off start-up wait of this process's
+    first stream through ALSA's pulse plugin, so that later streams start at once."""
+    from .outputs import SoundDeviceOutput
+
+    out = SoundDeviceOutput()
+    block = np.zeros(out.rate // 50, np.int16)
+    for _ in range(round(seconds * 50)):
+        out.write(block)
+    out.close()
+
+
+class MonitorRecorder:
+    """Records an input device (by default the server's default source) at 16 kHz, stamping
+    every chunk with the monotonic clock when it arrived, so sound can be placed in time."""
+
+    CHUNK = 80  # samples: 5 ms, so arrival times are fine-grained
+
+    def __init__(self, device: str | int | None = None):
+        from .outputs import sounddevice_module
+
+        sd = sounddevice_module()
+        self._chunks: list[tuple[float, np.ndarray]] = []
+        self._lock = threading.Lock()
+        self._stream = sd.InputStream(
+            samplerate=INPUT_RATE, channels=1, dtype="int16", blocksize=self.CHUNK, latency="low",
+            device=device, callback=self._callback,
+        )
+        self.latency_s = float(self._stream.latency)
+
+    def _callback(self, indata, frames, time_info, status) -> None:
+        stamp = time.monotonic()
+        with self._lock:
+            self._chunks.append((stamp, indata[:, 0].copy()))
+
+    def __enter__(self) -> "MonitorRecorder":
+        self._stream.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.stop()
+        self._stream.close()
+
+    def audio(self) -> np.ndarray:
+        with self._lock:
+            chunks = [c for _, c in self._chunks]
+        return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+
+    def sound_times(self, threshold: int = 300) -> np.ndarray:
+        """Monotonic arrival time of every sample louder than `threshold`."""
+        with self._lock:
+            chunks = list(self._chunks)
+        times = []
+        for stamp, chunk in chunks:
+            loud = np.nonzero(np.abs(chunk.astype(np.int32)) > threshold)[0]
+            times.append(stamp - (len(chunk) - 1 - loud) / INPUT_RATE)
+        return np.concatenate(times) if times else np.zeros(0)
