@@ -335,3 +335,15 @@ def test_ctrl_c_while_speaking_silences_at_once_and_exits_130(pulse, cache):
     assert rc == 130, proc.stderr.read()
     assert proc.stderr.read() == ""
     assert loud.max() - t_signal < 0.15
+
+
+def test_bench_speak_prints_every_figure_beside_its_target(tmp_path):
+    # Runs its own PulseAudio server, as `voiceguide bench speak` does for a person.
+    out = tmp_path / "bench.json"
+    result = run_cli("bench", "speak", "--trials", "4", "--json", str(out), timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["stop_to_silence_speech_ms"]["n"] == 2 and figures["stop_to_halt_hold_ms"]["n"] == 2
+    assert figures["sound_after_stop_in_hold"] == 0
+    for label in ("stop to silence, in speech", "first audio, warm cache", "render time per minute of speech"):
+        assert label in result.stdout

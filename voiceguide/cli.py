@@ -170,6 +170,16 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_speak, speak_table
+
+    figures = bench_speak(trials=args.trials)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    print(speak_table(figures))
+    return EXIT_OK
+
+
 def _add_speech_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=int, default=DEFAULT_RATE_WPM, metavar="WPM", help=f"speech rate in words per minute ({MIN_RATE_WPM} to {MAX_RATE_WPM}; default {DEFAULT_RATE_WPM})")
     p.add_argument("--voice", default=DEFAULT_VOICE, metavar="V", help=f"espeak-ng voice, such as en-gb or en-us+f3 (default {DEFAULT_VOICE})")
@@ -206,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT.wav")
     _add_speech_flags(p)
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("bench", help="measure speed and latency; prints figures beside their targets")
+    p.add_argument("suite", choices=["speak"], help="speak: stop-to-silence, render speed, first audio")
+    p.add_argument("--trials", type=int, default=30, help="stops to time (default 30)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("devices", help="list the audio devices")
     p.add_argument("--json", action="store_true", help="print JSON")
