@@ -7,14 +7,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `voiceguide ARGS` as a person would, in a child process."""
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `voiceguide ARGS` as a person would, in a child process; `env` adds variables."""
+    import os
+
     return subprocess.run(
         [sys.executable, "-m", "voiceguide", *args],
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,
         timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -164,8 +164,8 @@ def test_cli_list(cli):
     assert any(line.startswith("upper-back") and "Seated upper-back release" in line for line in plain)
 
 
-def test_cli_show_json_is_consistent(cli):
-    result = cli("show", "knee-twist", "--json")
+def test_cli_show_json_is_consistent(cli, tmp_path):
+    result = cli("show", "knee-twist", "--json", env={"XDG_CACHE_HOME": str(tmp_path)})  # nothing rendered yet
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["routine"] == "knee-twist"
@@ -178,7 +178,7 @@ def test_cli_show_json_is_consistent(cli):
     assert shown["estimated"] is True
 
 
-def test_cli_show_plain_ends_with_total(cli):
-    result = cli("show", "warm-up")
+def test_cli_show_plain_ends_with_total(cli, tmp_path):
+    result = cli("show", "warm-up", env={"XDG_CACHE_HOME": str(tmp_path)})  # nothing rendered yet
     assert result.returncode == 0
     assert result.stdout.splitlines()[-1].startswith("total: about ")
