@@ -81,22 +81,27 @@ class Pyttsx3Synthesizer:
             raise VoiceguideError(f"cannot start the speech engine pyttsx3 with espeak-ng ({exc}); {INSTALL_HINT}") from None
 
     @staticmethod
-    def _check_voice(voice: str) -> None:
-        # pyttsx3 applies the voice inside its event loop and drops the failure, which would
-        # speak in the default voice; ask espeak-ng directly whether it knows the name.
+    def _select(settings: SpeechSettings) -> None:
+        """Set voice and rate on espeak-ng itself, and check that they took.
+
+        pyttsx3 applies properties through its own command queue, drops failures there (an
+        unknown voice speaks in the default one), and was seen to render at the default rate
+        after earlier renders; so the settings go straight to espeak-ng and are read back.
+        """
         from pyttsx3.drivers import _espeak
 
-        if _espeak.SetVoiceByName(voice.encode()) != _espeak.EE_OK:
+        if _espeak.SetVoiceByName(settings.voice.encode()) != _espeak.EE_OK:
             raise UsageError(
-                f"unknown voice '{voice}'; use an espeak-ng voice such as en-us, en (British) or en-gb-x-rp, "
-                "optionally with a variant like +f3 (list them with: espeak-ng --voices=en)"
+                f"unknown voice '{settings.voice}'; use an espeak-ng voice such as en-us, en (British) or "
+                "en-gb-x-rp, optionally with a variant like +f3 (list them with: espeak-ng --voices=en)"
             )
+        _espeak.SetParameter(_espeak.RATE, settings.rate_wpm, 0)
+        if _espeak.GetParameter(_espeak.RATE, 1) != settings.rate_wpm:
+            raise VoiceguideError(f"espeak-ng did not accept the rate {settings.rate_wpm} words per minute; {INSTALL_HINT}")
 
     def render(self, texts: list[str], settings: SpeechSettings) -> list[Pcm]:
         engine = self._engine
-        self._check_voice(settings.voice)
-        engine.setProperty("voice", settings.voice)
-        engine.setProperty("rate", settings.rate_wpm)
+        self._select(settings)
         with tempfile.TemporaryDirectory(prefix="voiceguide-tts-") as tmp:
             paths = [Path(tmp) / f"{i}.wav" for i in range(len(texts))]
             # One runAndWait per text: pyttsx3's espeak driver keeps only the last queued
