@@ -12,6 +12,8 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import wave
 from dataclasses import dataclass
@@ -69,51 +71,77 @@ def pyttsx3_version() -> str:
 
 
 class Pyttsx3Synthesizer:
-    """pyttsx3's espeak driver, rendering to WAV files. Not thread-safe: use from one thread."""
+    """Renders with pyttsx3's espeak driver in a short-lived worker process, one per settings.
 
-    def __init__(self):
-        try:
-            import pyttsx3
-
-            with contextlib.redirect_stdout(io.StringIO()):
-                self._engine = pyttsx3.init()
-        except Exception as exc:  # pyttsx3 raises bare OSError/RuntimeError/KeyError when espeak is missing
-            raise VoiceguideError(f"cannot start the speech engine pyttsx3 with espeak-ng ({exc}); {INSTALL_HINT}") from None
-
-    @staticmethod
-    def _select(settings: SpeechSettings) -> None:
-        """Set voice and rate on espeak-ng itself, and check that they took.
-
-        pyttsx3 applies properties through its own command queue, drops failures there (an
-        unknown voice speaks in the default one), and was seen to render at the default rate
-        after earlier renders; so the settings go straight to espeak-ng and are read back.
-        """
-        from pyttsx3.drivers import _espeak
-
-        if _espeak.SetVoiceByName(settings.voice.encode()) != _espeak.EE_OK:
-            raise UsageError(
-                f"unknown voice '{settings.voice}'; use an espeak-ng voice such as en-us, en (British) or "
-                "en-gb-x-rp, optionally with a variant like +f3 (list them with: espeak-ng --voices=en)"
-            )
-        _espeak.SetParameter(_espeak.RATE, settings.rate_wpm, 0)
-        if _espeak.GetParameter(_espeak.RATE, 1) != settings.rate_wpm:
-            raise VoiceguideError(f"espeak-ng did not accept the rate {settings.rate_wpm} words per minute; {INSTALL_HINT}")
+    Within one process, pyttsx3 (which runs espeak-ng asynchronously) applied a changed rate to
+    some later utterance in 24 of 40 renders; a process that sets voice and rate once, before
+    any synthesis, rendered every text at the right rate every time. The worker also keeps
+    pyttsx3's "Audio saved to" prints, and any crash of the engine, out of the session.
+    """
 
     def render(self, texts: list[str], settings: SpeechSettings) -> list[Pcm]:
-        engine = self._engine
-        self._select(settings)
         with tempfile.TemporaryDirectory(prefix="voiceguide-tts-") as tmp:
-            paths = [Path(tmp) / f"{i}.wav" for i in range(len(texts))]
-            # One runAndWait per text: pyttsx3's espeak driver keeps only the last queued
-            # save_to_file. It also prints "Audio saved to ..." for every file.
+            request = {"voice": settings.voice, "rate_wpm": settings.rate_wpm, "texts": texts, "folder": tmp}
+            try:
+                result = subprocess.run(
+                    [sys.executable, "-m", "voiceguide.tts"], input=json.dumps(request), capture_output=True,
+                    text=True, timeout=30 + 2 * len(texts),
+                )
+            except subprocess.TimeoutExpired:
+                raise VoiceguideError(f"the speech engine did not finish rendering {len(texts)} texts; {INSTALL_HINT}") from None
+            if result.returncode != 0:
+                lines = result.stderr.strip().splitlines() or ["the speech engine failed with no message"]
+                error = UsageError if result.returncode == UsageError.exit_code else VoiceguideError
+                raise error(lines[-1])
+            return [resample(read_wav(Path(tmp) / f"{i}.wav"), OUTPUT_RATE) for i in range(len(texts))]
+
+
+def _render_in_this_process(request: dict) -> None:
+    """The worker: set voice and rate once, then render every text to FOLDER/N.wav."""
+    try:
+        import pyttsx3
+        from pyttsx3.drivers import _espeak
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            engine = pyttsx3.init()
+    except Exception as exc:  # pyttsx3 raises bare OSError/RuntimeError/KeyError when espeak is missing
+        raise VoiceguideError(f"cannot start the speech engine pyttsx3 with espeak-ng ({exc}); {INSTALL_HINT}") from None
+    voice, rate = request["voice"], request["rate_wpm"]
+    # Straight to espeak-ng: pyttsx3 applies properties in its event loop and drops failures
+    # there, so an unknown voice would speak in the default one.
+    if _espeak.SetVoiceByName(voice.encode()) != _espeak.EE_OK:
+        raise UsageError(
+            f"unknown voice '{voice}'; use an espeak-ng voice such as en-us, en (British) or "
+            "en-gb-x-rp, optionally with a variant like +f3 (list them with: espeak-ng --voices=en)"
+        )
+    if _espeak.SetParameter(_espeak.RATE, rate, 0) != _espeak.EE_OK:
+        raise VoiceguideError(f"espeak-ng did not accept the rate {rate} words per minute; {INSTALL_HINT}")
+    # Also through pyttsx3, whose driver otherwise keeps its own defaults (rate 200) and was seen
+    # to lose multi-sentence texts without them. Set once, before any synthesis, both agree.
+    engine.setProperty("voice", voice)
+    engine.setProperty("rate", rate)
+    folder = Path(request["folder"])
+    for i, text in enumerate(request["texts"]):
+        path = folder / f"{i}.wav"
+        # pyttsx3's espeak driver sometimes ends its loop with no file or an empty one (its
+        # callbacks race with espeak-ng's thread); such a render is simply done again.
+        for _attempt in range(3):
             with contextlib.redirect_stdout(io.StringIO()):
-                for text, path in zip(texts, paths):
-                    engine.save_to_file(text, str(path))
-                    engine.runAndWait()
-            missing = [t for t, p in zip(texts, paths) if not p.exists()]
-            if missing:
-                raise VoiceguideError(f"the speech engine produced no audio for '{missing[0]}'; {INSTALL_HINT}")
-            return [resample(read_wav(p), OUTPUT_RATE) for p in paths]
+                # One runAndWait per text: the driver keeps only the last queued save_to_file.
+                engine.save_to_file(text, str(path))
+                engine.runAndWait()
+            if _wav_frames(path) > 0:
+                break
+        else:
+            raise VoiceguideError(f"the speech engine produced no audio for '{text}'; {INSTALL_HINT}")
+
+
+def _wav_frames(path: Path) -> int:
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes()
+    except (OSError, EOFError, wave.Error):
+        return 0
 
 
 class SpeechCache:
@@ -169,3 +197,11 @@ class SpeechCache:
         os.close(fd)
         write_wav(Path(tmp), pcm)
         os.replace(tmp, path)  # atomic: a reader sees the old state or the whole file
+
+
+if __name__ == "__main__":
+    try:
+        _render_in_this_process(json.loads(sys.stdin.read()))
+    except VoiceguideError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(exc.exit_code)
