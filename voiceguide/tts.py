@@ -123,14 +123,19 @@ def _render_in_this_process(request: dict) -> None:
     folder = Path(request["folder"])
     for i, text in enumerate(request["texts"]):
         path = folder / f"{i}.wav"
-        # pyttsx3's espeak driver sometimes ends its loop with no file or an empty one (its
-        # callbacks race with espeak-ng's thread); such a render is simply done again.
+        # A whole render is at least 40% of a word-count estimate; shorter means truncated.
+        least = 0.4 * len(text.split()) * 60 / rate * 22050
+        # pyttsx3's espeak driver returns from runAndWait on the end-of-message event while
+        # espeak-ng's thread may still run; a late event from one text can end the next text's
+        # loop early, leaving no file, an empty one or a fragment. So wait for espeak-ng to
+        # drain after each text, check the result, and render a short one again.
         for _attempt in range(3):
             with contextlib.redirect_stdout(io.StringIO()):
                 # One runAndWait per text: the driver keeps only the last queued save_to_file.
                 engine.save_to_file(text, str(path))
                 engine.runAndWait()
-            if _wav_frames(path) > 0:
+            _espeak.Synchronize()
+            if _wav_frames(path) >= least:
                 break
         else:
             raise VoiceguideError(f"the speech engine produced no audio for '{text}'; {INSTALL_HINT}")
