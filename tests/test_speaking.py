@@ -5,7 +5,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 import wave
 
@@ -15,6 +14,7 @@ import pytest
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm, resample
 from voiceguide.outputs import MemoryOutput
 from voiceguide.player import EventKind, HaltReason, Player
+from voiceguide.pulse import timed_stop
 from voiceguide.rendering import segments_for
 from voiceguide.timeline import Cue, CueKind, silence, speech
 from voiceguide.tts import SpeechCache, SpeechSettings
@@ -231,33 +231,6 @@ def correlation_peak(recording: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(corr / (np.sqrt(np.maximum(energy, 1e-9)) * np.linalg.norm(x))))
 
 
-def play_on_device_and_stop(segments, stop_after_s):
-    """Play through sounddevice into the null sink, stop after a while, and record the monitor.
-    Returns (seconds from stop() to the last sound heard, seconds from stop() to play() returning,
-    halt, output)."""
-    from voiceguide.outputs import SoundDeviceOutput
-    from voiceguide.pulse import MonitorRecorder
-
-    with MonitorRecorder() as recorder:
-        time.sleep(0.2)
-        out = SoundDeviceOutput()
-        player = Player(out)
-        result = {}
-        worker = threading.Thread(target=lambda: result.update(halt=player.play(segments)))
-        worker.start()
-        time.sleep(stop_after_s)
-        t_stop = time.monotonic()
-        player.stop()
-        worker.join(timeout=5)
-        t_returned = time.monotonic()
-        out.close()
-        time.sleep(0.4)
-        loud = recorder.sound_times()
-        latency = recorder.latency_s
-    assert len(loud) and loud.min() < t_stop, "nothing was heard before the stop"
-    return loud.max() - t_stop, t_returned - t_stop, result["halt"], out, latency, loud
-
-
 def test_speech_really_comes_out_of_the_device(pulse, cache):
     from voiceguide.outputs import SoundDeviceOutput
     from voiceguide.pulse import MonitorRecorder
@@ -276,19 +249,22 @@ def test_speech_really_comes_out_of_the_device(pulse, cache):
 def test_stop_during_speech_silences_within_one_block_plus_device_latency(pulse, cache):
     pcm = rendered(cache, LONG)
     segments = segments_for([speech(LONG)], {LONG: pcm})
-    heard_after, _, halt, out, in_latency, _ = play_on_device_and_stop(segments, stop_after_s=1.5)
-    assert halt.reason is HaltReason.STOPPED
-    bound = 0.020 + out.latency_s + in_latency + 0.015
-    assert heard_after <= bound, f"sound went on {heard_after * 1000:.0f} ms after stop (bound {bound * 1000:.0f} ms)"
+    trial = timed_stop(segments, stop_after_s=1.5)
+    assert trial.halt.reason is HaltReason.STOPPED and trial.heard_before
+    bound = 0.020 + trial.output_latency_s + trial.input_latency_s + 0.015
+    heard = trial.heard_after_s
+    assert heard <= bound, f"sound went on {heard * 1000:.0f} ms after stop (bound {bound * 1000:.0f} ms)"
 
 
 def test_stop_during_a_silent_hold_is_just_as_fast(pulse):
     segments = hold_timeline()
-    heard_after, returned_after, halt, out, in_latency, _ = play_on_device_and_stop(segments, stop_after_s=2.5)
-    assert halt.reason is HaltReason.STOPPED and segments[halt.cue_index].pcm is None
+    trial = timed_stop(segments, stop_after_s=2.5)
+    assert trial.halt.reason is HaltReason.STOPPED and trial.heard_before
+    assert segments[trial.halt.cue_index].pcm is None
     # The loop notices within one block of silence, and the chime after the hold never sounds.
-    assert returned_after <= 0.020 + 0.015, f"play() returned {returned_after * 1000:.0f} ms after stop"
-    assert heard_after < 0, "something sounded after the stop"
+    halted = trial.halted_after_s
+    assert halted <= 0.020 + 0.015, f"play() returned {halted * 1000:.0f} ms after stop"
+    assert trial.heard_after_s < 0, "something sounded after the stop"
 
 
 def test_render_writes_the_whole_session_and_show_reports_real_lengths(tmp_path):

@@ -33,34 +33,9 @@ def percentiles(values: list[float]) -> dict:
     return {"p50": statistics.median(ordered), "p95": p95, "max": ordered[-1], "n": len(ordered)}
 
 
-def _stop_trial(segments, stop_after_s: float) -> tuple[float, float, HaltReason, int]:
-    """One stop at a chosen moment: (seconds from stop() to the last sound in the monitor,
-    seconds from stop() to the player halting, why it halted, the cue it halted in)."""
-    from .outputs import SoundDeviceOutput
-    from .pulse import MonitorRecorder
-
-    with MonitorRecorder() as recorder:
-        time.sleep(0.15)
-        out = SoundDeviceOutput()
-        player = Player(out)
-        result = {}
-        worker = threading.Thread(target=lambda: result.update(halt=player.play(segments)))
-        worker.start()
-        time.sleep(stop_after_s)
-        t_stop = time.monotonic()
-        player.stop()
-        worker.join(timeout=5)
-        t_halted = time.monotonic()
-        out.close()
-        time.sleep(0.25)
-        loud = recorder.sound_times()
-    heard = float(loud.max() - t_stop) if len(loud) else float("nan")
-    return heard, t_halted - t_stop, result["halt"].reason, result["halt"].cue_index
-
-
 def bench_speak(trials: int = 30, seed: int = 1) -> dict:
     """Stop-to-silence on the real device path, render speed, and time to first audio."""
-    from .pulse import PulseServer, warm_up
+    from .pulse import PulseServer, timed_stop, warm_up
 
     rng = random.Random(seed)
     figures: dict = {}
@@ -96,14 +71,14 @@ def bench_speak(trials: int = 30, seed: int = 1) -> dict:
         in_speech, in_hold_heard, in_hold_halt = [], [], []
         for i in range(trials):
             if i % 2 == 0:
-                heard, _, reason, _ = _stop_trial(speech_segments, rng.uniform(0.3, 3.0))
-                if reason is HaltReason.STOPPED:
-                    in_speech.append(heard * 1000)
+                trial = timed_stop(speech_segments, rng.uniform(0.3, 3.0))
+                if trial.halt.reason is HaltReason.STOPPED and trial.heard_before:
+                    in_speech.append(trial.heard_after_s * 1000)
             else:
-                heard, halted, reason, cue = _stop_trial(hold_segments, hold_starts_s + rng.uniform(0.2, 2.7))
-                if reason is HaltReason.STOPPED and cue == 1:
-                    in_hold_halt.append(halted * 1000)
-                    in_hold_heard.append(heard * 1000)
+                trial = timed_stop(hold_segments, hold_starts_s + rng.uniform(0.2, 2.7))
+                if trial.halt.reason is HaltReason.STOPPED and trial.halt.cue_index == 1:
+                    in_hold_halt.append(trial.halted_after_s * 1000)
+                    in_hold_heard.append(trial.heard_after_s * 1000)
         figures["stop_to_silence_speech_ms"] = percentiles(in_speech)
         figures["stop_to_halt_hold_ms"] = percentiles(in_hold_halt)
         figures["sound_after_stop_in_hold"] = sum(h > 0 for h in in_hold_heard)

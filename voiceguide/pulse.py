@@ -18,12 +18,17 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .audio import INPUT_RATE
 from .errors import VoiceguideError
+
+if TYPE_CHECKING:
+    from .player import Halt
 
 INSTALL_HINT = "install it with: sudo apt-get install pulseaudio pulseaudio-utils libasound2-plugins"
 
@@ -109,6 +114,47 @@ class PulseServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class TimedStop:
+    heard_after_s: float
+    """From the stop() call to the last sound in the monitor (negative: nothing after it)."""
+    halted_after_s: float
+    """From the stop() call to play() returning."""
+    heard_before: bool
+    """Whether anything sounded before the stop, so the trial measured something."""
+    halt: "Halt"
+    output_latency_s: float
+    input_latency_s: float
+
+
+def timed_stop(segments, stop_after_s: float) -> TimedStop:
+    """Play segments on the default output device, stop() after a while from another thread,
+    and time it against a recording of the default source (the sink's monitor)."""
+    from .outputs import SoundDeviceOutput
+    from .player import Player
+
+    with MonitorRecorder() as recorder:
+        time.sleep(0.15)
+        out = SoundDeviceOutput()
+        player = Player(out)
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(halt=player.play(segments)))
+        worker.start()
+        time.sleep(stop_after_s)
+        t_stop = time.monotonic()
+        player.stop()
+        worker.join(timeout=5)
+        t_halted = time.monotonic()
+        out.close()
+        time.sleep(0.3)
+        loud = recorder.sound_times()
+    heard_after = float(loud.max() - t_stop) if len(loud) else float("-inf")
+    return TimedStop(
+        heard_after, t_halted - t_stop, bool(len(loud)) and loud.min() < t_stop, result["halt"],
+        out.latency_s, recorder.latency_s,
+    )
 
 
 def warm_up(seconds: float = 0.3) -> None:
