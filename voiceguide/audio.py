@@ -26,10 +26,6 @@ class Pcm:
     samples: np.ndarray  # int16, mono
     rate: int  # hertz
 
-    @property
-    def ms(self) -> int:
-        return round(len(self.samples) * 1000 / self.rate)
-
 
 def read_wav(path: Path) -> Pcm:
     """Read a 16-bit WAV (mono, or the first channel of several)."""

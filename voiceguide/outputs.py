@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .audio import OUTPUT_RATE, Pcm, write_wav
+from .audio import BLOCK_MS, OUTPUT_RATE, Pcm, write_wav
 from .errors import UsageError, VoiceguideError
 
 
@@ -107,6 +107,10 @@ def device_table(kind: str | None = None) -> list[dict]:
     return rows
 
 
+def _listing(kind: str) -> str:
+    return "; ".join(f"{r['index']} {r['name']}" for r in device_table(kind)) or "none"
+
+
 def resolve_device(spec: str | int | None, kind: str) -> int | None:
     """A device index from an index or a (part of a) name; None for the system default.
 
@@ -115,7 +119,7 @@ def resolve_device(spec: str | int | None, kind: str) -> int | None:
     if spec is None or spec == "":
         return None
     rows = device_table(kind)
-    listing = "; ".join(f"{r['index']} {r['name']}" for r in rows) or "none"
+    listing = _listing(kind)
     what = "output" if kind == "outputs" else "input"
     if isinstance(spec, int) or str(spec).isdigit():
         index = int(spec)
@@ -136,7 +140,7 @@ class SoundDeviceOutput:
     """A real output device. Blocks of at most 20 ms are written with a blocking write; a stop
     aborts the stream, which drops what the device had queued, and the next write restarts it."""
 
-    def __init__(self, device: str | int | None = None, rate: int = OUTPUT_RATE, block: int = 441):
+    def __init__(self, device: str | int | None = None, rate: int = OUTPUT_RATE):
         sd = sounddevice_module()
 
         self.rate = rate
@@ -145,12 +149,11 @@ class SoundDeviceOutput:
         name = device if device is not None else "default"
         try:
             self._stream = sd.OutputStream(
-                samplerate=rate, channels=1, dtype="int16", blocksize=block, latency="low", device=index
+                samplerate=rate, channels=1, dtype="int16", blocksize=rate * BLOCK_MS // 1000, latency="low", device=index
             )
         except (sd.PortAudioError, ValueError) as exc:
-            listing = "; ".join(f"{r['index']} {r['name']}" for r in device_table("outputs")) or "none"
             raise VoiceguideError(
-                f"cannot open output device '{name}' ({exc}); it may be busy or missing. Output devices: {listing}"
+                f"cannot open output device '{name}' ({exc}); it may be busy or missing. Output devices: {_listing('outputs')}"
             ) from None
         self.latency_s = float(self._stream.latency)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .audio import INPUT_RATE
+from .audio import BLOCK_MS, INPUT_RATE
 from .errors import VoiceguideError
 
 if TYPE_CHECKING:
@@ -163,8 +163,8 @@ def warm_up(seconds: float = 0.3) -> None:
     from .outputs import SoundDeviceOutput
 
     out = SoundDeviceOutput()
-    block = np.zeros(out.rate // 50, np.int16)
-    for _ in range(round(seconds * 50)):
+    block = np.zeros(out.rate * BLOCK_MS // 1000, np.int16)
+    for _ in range(round(seconds * 1000 / BLOCK_MS)):
         out.write(block)
     out.close()
 

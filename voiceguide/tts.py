@@ -35,17 +35,13 @@ class SpeechSettings:
     voice: str = DEFAULT_VOICE
     """An espeak-ng voice name, with an optional variant: "en-us", "en-gb+f3"."""
     rate_wpm: int = DEFAULT_RATE_WPM
-    """Words per minute."""
-    volume: float = 1.0
-    """Gain applied when playing, 0.0 to 1.0; not part of the rendered speech."""
+    """Words per minute. (Volume is not a rendering setting: it is Player.volume, applied per block.)"""
 
     def __post_init__(self):
         if not MIN_RATE_WPM <= self.rate_wpm <= MAX_RATE_WPM:
             raise UsageError(
                 f"speech rate {self.rate_wpm} words per minute is out of range; use {MIN_RATE_WPM} to {MAX_RATE_WPM}"
             )
-        if not 0.0 <= self.volume <= 1.0:
-            raise UsageError(f"volume {self.volume} is out of range; use 0.0 to 1.0")
 
 
 class Synthesizer(Protocol):
@@ -124,7 +120,7 @@ def _render_in_this_process(request: dict) -> None:
     for i, text in enumerate(request["texts"]):
         path = folder / f"{i}.wav"
         # A whole render is at least 40% of a word-count estimate; shorter means truncated.
-        least = 0.4 * len(text.split()) * 60 / rate * 22050
+        least_s = 0.4 * len(text.split()) * 60 / rate
         # pyttsx3's espeak driver returns from runAndWait on the end-of-message event while
         # espeak-ng's thread may still run; a late event from one text can end the next text's
         # loop early, leaving no file, an empty one or a fragment. So wait for espeak-ng to
@@ -135,18 +131,19 @@ def _render_in_this_process(request: dict) -> None:
                 engine.save_to_file(text, str(path))
                 engine.runAndWait()
             _espeak.Synchronize()
-            if _wav_frames(path) >= least:
+            if _wav_seconds(path) >= least_s:
                 break
         else:
             raise VoiceguideError(f"the speech engine produced no audio for '{text}'; {INSTALL_HINT}")
 
 
-def _wav_frames(path: Path) -> int:
+def _wav_seconds(path: Path) -> float:
+    """The length of a WAV file, 0 when it is missing or unreadable."""
     try:
         with wave.open(str(path), "rb") as w:
-            return w.getnframes()
+            return w.getnframes() / w.getframerate()
     except (OSError, EOFError, wave.Error):
-        return 0
+        return 0.0
 
 
 class SpeechCache:
