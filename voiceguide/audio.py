@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import VoiceguideError
+from .errors import UsageError
 
 OUTPUT_RATE = 22050
 """Hertz. espeak-ng's own rate, so rendered speech is played as it was made."""
@@ -32,11 +32,11 @@ def read_wav(path: Path) -> Pcm:
     try:
         with wave.open(str(path), "rb") as w:
             if w.getsampwidth() != 2:
-                raise VoiceguideError(f"{path}: {8 * w.getsampwidth()}-bit audio; give a 16-bit PCM WAV file")
+                raise UsageError(f"{path}: {8 * w.getsampwidth()}-bit audio; give a 16-bit PCM WAV file")
             data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
             channels, rate = w.getnchannels(), w.getframerate()
     except (OSError, EOFError, wave.Error) as exc:
-        raise VoiceguideError(f"{path}: cannot read as a WAV file ({exc}); give a 16-bit PCM WAV file") from None
+        raise UsageError(f"{path}: cannot read as a WAV file ({exc}); give a 16-bit PCM WAV file") from None
     return Pcm(data[::channels].astype(np.int16), rate)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import OUTPUT_RATE
+from .audio import INPUT_RATE, OUTPUT_RATE, Pcm
 from .content import load_library, load_routine
 from .player import HaltReason, Player
 from .rendering import render_timeline, segments_for
@@ -125,4 +125,105 @@ def speak_table(f: dict) -> str:
     ]
     lines = ["| figure | measured | target |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def _listen_figures(engine: str, language: str, model: str | None) -> dict:
+    """One engine's figures, measured in a child process so its peak RSS is its own."""
+    import resource
+
+    from . import hearing, speechset
+    from .inputs import PcmInput
+    from .listener import Dedup, build_paths, listen_to
+    from .recognizers import Heard, load_vosk_model
+
+    library = load_library()
+    vocab = library.vocabularies[language]
+    if language == "en":
+        sets = speechset.english_sets(library, vocab)
+        sets["narration"] = speechset.build(
+            [(t, None) for t in speechset.narration_texts(library)], speechset.VOICES, (170,), (50,), gap_s=0.3
+        )
+    else:
+        sets = speechset.korean_sets(vocab)
+    started = time.perf_counter()
+    if engine == "vosk":
+        from .recognizers import VoskRecognizer
+
+        loaded = load_vosk_model(Path(model))
+        make = lambda: [VoskRecognizer(loaded, vocab)]  # noqa: E731
+    else:
+        make = lambda: build_paths(vocab, "pocketsphinx")[0]  # noqa: E731
+    make()
+    load_s = time.perf_counter() - started
+    figures: dict = {"engine": engine, "language": language, "model_load_s": load_s, "paths": {}}
+    for name, speech in sets.items():
+        by_path: dict = {}
+        for index in range(len(make())):
+            path = make()[index]
+            cpu = time.process_time()
+            events = listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), [path])
+            by_path[path.engine] = (events, time.process_time() - cpu)
+        dedup = Dedup()
+        merged = sorted((e for events, _ in by_path.values() for e in events), key=lambda e: e.t)
+        by_path["listener"] = (
+            [e for e in merged if dedup.admit(Heard(e.command, e.text, e.confidence, e.t))],
+            sum(cpu for _, cpu in by_path.values()),
+        )
+        for path_name, (events, cpu) in by_path.items():
+            s = hearing.score(events, speech)
+            row = figures["paths"].setdefault(path_name, {"recall": {}, "latency_ms": {}, "core_percent": []})
+            if name == "narration":
+                row["false_stops_per_hour"] = s.false_per_hour(speechset.SAFETY)
+                row["false_commands_per_hour"] = s.false_per_hour()
+                row["narration_s"] = speech.seconds
+            for command, c in s.commands.items():
+                row["recall"].setdefault(command, {})[name] = c.recall
+                if name == "safety" and command in speechset.SAFETY:
+                    row["latency_ms"][command] = {"p50": c.latency_ms(50), "p95": c.latency_ms(95)}
+            row["core_percent"].append(100 * cpu / speech.seconds)
+    for row in figures["paths"].values():
+        row["core_percent"] = statistics.median(row["core_percent"])
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def bench_listen(korean_model: str | None = None) -> list[dict]:
+    """Recall, false stops, latency, CPU, load time and memory for each engine, on synthesized speech."""
+    import multiprocessing
+
+    jobs = [("pocketsphinx", "en", None)]
+    if korean_model:
+        jobs.append(("vosk", "ko", korean_model))
+    context = multiprocessing.get_context("spawn")
+    results = []
+    for job in jobs:
+        with context.Pool(1) as pool:
+            results.append(pool.apply(_listen_figures, job))
+    return results
+
+
+def listen_table(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        lines += [f"### {r['engine']} ({r['language']}): model load {r['model_load_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB (target <= 150 MB on pocketsphinx)", ""]
+        lines += ["| path | command | clean | 20 dB | 10 dB | target |", "| --- | --- | --- | --- | --- | --- |"]
+        for path, row in r["paths"].items():
+            for command, recall in row["recall"].items():
+                cells = [recall.get(k) for k in ("safety", "safety_20db", "safety_10db")]
+                if cells[0] is None:
+                    cells = [recall.get("commands"), None, None]
+                shown = ["-" if v is None else f"{v:.0%}" for v in cells]
+                target = ">= 99% clean, >= 95% at 10 dB" if command in ("stop", "pain") else "(reported)"
+                lines.append(f"| {path} | {command} | {' | '.join(shown)} | {target} |")
+        lines += ["", "| path | false stops per hour of narration | all false commands per hour | stop p50 / p95 after word end | pain p50 / p95 | % of one core |", "| --- | --- | --- | --- | --- | --- |"]
+        for path, row in r["paths"].items():
+            lat = row["latency_ms"]
+            stop, pain = lat.get("stop", {}), lat.get("pain", {})
+            lines.append(
+                f"| {path} | {row.get('false_stops_per_hour', float('nan')):.1f} (target <= 0.5) | {row.get('false_commands_per_hour', float('nan')):.1f} "
+                f"| {stop.get('p50', float('nan')):.0f} / {stop.get('p95', float('nan')):.0f} ms | {pain.get('p50', float('nan')):.0f} / {pain.get('p95', float('nan')):.0f} ms (target p95 <= 100 ms) "
+                f"| {row['core_percent']:.1f}% (target <= 10%) |"
+            )
+        lines.append("")
     return "\n".join(lines)

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .content import load_library, load_routine
-from .errors import ContentError, VoiceguideError
+from .audio import read_wav
+from .content import content_root, load_library, load_routine
+from .errors import ContentError, UsageError, VoiceguideError
 from .outputs import AudioOutput, SoundDeviceOutput, WavOutput, device_table
 from .player import Player
 from .rendering import render_timeline, segments_for
@@ -171,12 +172,67 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_speak, speak_table
+    from . import bench
 
-    figures = bench_speak(trials=args.trials)
+    if args.suite == "speak":
+        figures = bench.bench_speak(trials=args.trials)
+        table = bench.speak_table(figures)
+    else:
+        figures = bench.bench_listen(korean_model=args.korean_model)
+        table = bench.listen_table(figures)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
-    print(speak_table(figures))
+    print(table)
+    return EXIT_OK
+
+
+def _vocabulary(language: str):
+    library = load_library()
+    if library.errors:
+        raise ContentError(library.errors)
+    if language not in library.vocabularies:
+        known = ", ".join(sorted(library.vocabularies)) or "none"
+        raise UsageError(f"no command vocabulary for '{language}' in {content_root() / 'commands'}; known: {known}")
+    return library.vocabularies[language]
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from .inputs import PcmInput
+    from .listener import build_paths, listen_to
+
+    pcm = read_wav(Path(args.wav))
+    paths, notices = build_paths(_vocabulary(args.lang), args.engine, Path(args.model) if args.model else None)
+    for notice in notices:
+        print(notice, file=sys.stderr)
+    for event in listen_to(PcmInput(pcm), paths):
+        if args.json:
+            _print_json(event.to_json())
+        else:
+            print(f"{event.t:8.2f}s  {event.command.value:<10} \"{event.text}\"  ({event.engine}, {event.confidence:.2f})")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import models
+
+    root = models.models_root()
+    if args.action == "list":
+        for entry in models.manifest(root):
+            state = "installed" if (root / entry.name).is_dir() else "not installed"
+            print(f"{entry.name:<34} {entry.language}  {entry.engine:<6} {entry.size / 2**20:6.1f} MiB  {state}")
+        return EXIT_OK
+    if not args.name:
+        raise UsageError("give the model to download, such as `voiceguide models download vosk-model-small-en-us-0.15`")
+    entry = models.find_entry(args.name, root)
+    if (root / entry.name).is_dir():
+        print(f"{entry.name} is already installed in {root / entry.name}")
+        return EXIT_OK
+    bar = models.ProgressBar()
+    try:
+        target = models.download(entry, root, bar)
+    finally:
+        bar.end()
+    print(f"installed {entry.name} in {target}")
     return EXIT_OK
 
 
@@ -218,10 +274,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("bench", help="measure speed and latency; prints figures beside their targets")
-    p.add_argument("suite", choices=["speak"], help="speak: stop-to-silence, render speed, first audio")
+    p.add_argument("suite", choices=["speak", "listen"], help="speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory")
     p.add_argument("--trials", type=int, default=30, help="stops to time (default 30)")
+    p.add_argument("--korean-model", metavar="PATH", help="listen: also measure vosk with this Korean model folder")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("listen", help="print the voice commands heard in a WAV file")
+    p.add_argument("wav", metavar="FILE.wav", help="a 16-bit WAV file, any sample rate")
+    p.add_argument("--engine", choices=["auto", "pocketsphinx", "vosk"], default="auto", help="command recognizer (default auto: vosk when its model is installed)")
+    p.add_argument("--lang", default="en", help="language of the command vocabulary (default en)")
+    p.add_argument("--model", metavar="PATH", help="a vosk model folder (default: the installed model for the language)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per command")
+    p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("models", help="list or download speech recognition models")
+    p.add_argument("action", choices=["list", "download"])
+    p.add_argument("name", nargs="?", metavar="NAME", help="the model to download (see `voiceguide models list`)")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("devices", help="list the audio devices")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,7 +23,11 @@ MAX_REPEAT = 20
 MAX_TEXT_CHARS = 1000
 SIDES = ("left", "right")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PHRASE_PATTERN = re.compile(r"^[a-z']+(?: [a-z']+)*$")
+_WORD = r"(?:[^\W\d_]|')+"
+"""A word: letters of any script, and apostrophes."""
+PHRASE_PATTERN = re.compile(rf"^{_WORD}(?: {_WORD})*$")
+ARPABET_PATTERN = re.compile(r"^[A-Z]{1,2}(?: [A-Z]{1,2})*$")
+THRESHOLD_EXP_RANGE = (-60, 0)
 
 
 class Command(str, Enum):
@@ -90,12 +94,23 @@ class Routine:
 
 
 @dataclass(frozen=True)
+class Spotting:
+    """How the keyword spotter listens for one phrase, tuned on data (scripts/tune-spotter.py)."""
+
+    threshold_exp: int  # detect when the phrase beats the background by 10**threshold_exp
+    pronunciations: tuple[str, ...] = ()  # ARPAbet variants beside the dictionary's own
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     """The phrases that mean each command, in one language."""
 
     language: str
     phrases: dict  # Command -> tuple[str, ...]
     source: str = ""
+    spotting: dict = field(default_factory=dict)  # phrase -> Spotting
+    fillers: tuple[str, ...] = ()
+    """Words that are not commands, for recognizers without an "unknown word" of their own."""
 
 
 @dataclass(frozen=True)
@@ -300,7 +315,7 @@ def _breathing(ck: _Checker, value: Any, path: KeyPath) -> Breathing | None:
 
 
 def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
-    data = ck.mapping(doc.data, (), ("language", "commands"))
+    data = ck.mapping(doc.data, (), ("language", "commands"), ("spotting", "fillers"))
     if data is None:
         return None
     language = data.get("language")
@@ -324,9 +339,39 @@ def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
                 ck.error(path + (i,), f"phrase '{phrase}' already means '{owner[phrase]}'; a phrase can mean one command")
             owner.setdefault(phrase, name)
         phrases[Command(name)] = tuple(p.lower() for p in found)
+    spotting = _spotting(ck, data.get("spotting", {}), owner)
+    fillers = tuple(w.lower() for w in ck.text_list(data["fillers"], ("fillers",))) if "fillers" in data else ()
+    for i, word in enumerate(fillers):
+        if word in owner:
+            ck.error(("fillers", i), f"'{word}' is a command phrase ({owner[word]}); fillers are the words that are not")
     if ck.problems:
         return None
-    return Vocabulary(language=language, phrases=phrases, source=doc.file)
+    return Vocabulary(language, phrases, doc.file, spotting, fillers)
+
+
+def _spotting(ck: _Checker, value: Any, owner: dict) -> dict:
+    path: KeyPath = ("spotting",)
+    if not isinstance(value, dict):
+        ck.error(path, "must be a mapping from phrase to its threshold and pronunciations")
+        return {}
+    tuned = {}
+    for phrase, entry in value.items():
+        where = path + (phrase,)
+        if phrase not in owner:
+            ck.error(where, "not a command phrase of this vocabulary")
+            continue
+        data = ck.mapping(entry, where, ("threshold",), ("pronunciations",))
+        if data is None or "threshold" not in data:
+            continue
+        low, high = THRESHOLD_EXP_RANGE
+        exp = ck.integer(data["threshold"], where + ("threshold",), low, high, "a power of ten, such as -20 for 1e-20")
+        prons = ck.text_list(data["pronunciations"], where + ("pronunciations",)) if "pronunciations" in data else []
+        for i, pron in enumerate(prons):
+            if not ARPABET_PATTERN.match(pron):
+                ck.error(where + ("pronunciations", i), "must be ARPAbet phones in capitals, such as 'S T AA P'")
+        if exp is not None:
+            tuned[phrase] = Spotting(exp, tuple(prons))
+    return tuned
 
 
 def content_root() -> Path:
@@ -427,7 +472,7 @@ def spoken_texts(routine: Routine) -> Iterable[tuple[KeyPath, str]]:
 
 def words(text: str) -> list[str]:
     """Lowercase words of a text, as a recognizer would hear them."""
-    return re.findall(r"[a-z']+", text.lower().replace("\u2019", "'"))
+    return re.findall(_WORD, text.lower().replace("\u2019", "'"))
 
 
 def find_phrase(text: str, phrase: str) -> bool:

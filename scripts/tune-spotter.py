@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Tune the keyword spotter's threshold for every phrase of a vocabulary, on synthesized speech.
+
+For each phrase, spotted on its own, thresholds are tried from strict to permissive. The first that
+hears at least the target share of the phrase's clean utterances wins (--safety-recall for stop and
+pain, --recall for the rest), unless it fires more than --max-false-per-hour over the negatives
+(routine narration and every other command's phrases); then the most permissive threshold within
+that budget wins. Missing a "stop" is worse than a false one, which "resume" undoes, but a guide
+that stops itself every few seconds cannot be used at all. Each line's comment gives the recall
+(clean and at 10 dB SNR) and the false detections per hour at the chosen threshold.
+
+The tuning voices differ from the voices the tests and the benchmark score on, so the figures those
+report are not tuned to their own data.
+
+Prints the `spotting:` block for content/commands/LANG.yaml. Takes about ten minutes on two cores.
+
+    .venv/bin/python scripts/tune-spotter.py [--lang en] [--safety-recall 0.98] [--recall 0.9]
+        [--max-false-per-hour 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+
+import numpy as np
+
+from voiceguide import speechset
+from voiceguide.audio import INPUT_RATE
+from voiceguide.hearing import LATE_S
+from voiceguide.content import Spotting, load_library
+from voiceguide.recognizers import SAFETY_COMMANDS, PocketsphinxSpotter, key_phrases
+
+TUNING_VOICES = ("en-us+m1", "en-gb+f3", "en-us+f5", "en-gb-x-rp+m5")
+EXPONENTS = tuple(range(-50, 1, 10))
+BLOCK = INPUT_RATE * 20 // 1000
+
+
+def _count(entries, samples: np.ndarray, limit: int | None = None) -> list[float]:
+    spotter = PocketsphinxSpotter(entries)
+    hits = []
+    for i in range(0, len(samples), BLOCK):
+        if spotter.accept(samples[i : i + BLOCK], (i + BLOCK) / INPUT_RATE):
+            hits.append((i + BLOCK) / INPUT_RATE)
+            if limit is not None and len(hits) > limit:
+                break
+    return hits
+
+
+def _recall(entries, speech: speechset.SpeechSet) -> float:
+    hits = _count(entries, speech.samples)
+    heard = sum(1 for u in speech.utterances if any(u.start_s <= t <= u.end_s + LATE_S for t in hits))
+    return heard / len(speech.utterances)
+
+
+def tune_phrase(args) -> tuple[str, int, float, float, float]:
+    phrase, entries, negatives, positives, noisy, target, max_per_hour = args
+    hours = len(negatives) / INPUT_RATE / 3600
+    budget = int(max_per_hour * hours)
+    chosen = None
+    for exp in reversed(EXPONENTS):  # strictest first
+        trial = [replace(e, threshold_exp=exp) for e in entries]
+        if len(_count(trial, negatives, budget)) > budget:
+            break
+        chosen = exp
+        if _recall(trial, positives) >= target:
+            break
+    chosen = EXPONENTS[-1] if chosen is None else chosen
+    trial = [replace(e, threshold_exp=chosen) for e in entries]
+    per_hour = len(_count(trial, negatives)) / hours
+    return phrase, chosen, _recall(trial, positives), _recall(trial, noisy), per_hour
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lang", default="en")
+    parser.add_argument("--safety-recall", type=float, default=0.98, help="share of stop and pain to hear (default 0.98)")
+    parser.add_argument("--recall", type=float, default=0.9, help="share of the other commands to hear (default 0.9)")
+    parser.add_argument("--max-false-per-hour", type=float, default=60, help="false detections allowed per hour of negatives (default 60)")
+    args = parser.parse_args()
+    library = load_library()
+    vocab = library.vocabularies[args.lang]
+    texts = speechset.narration_texts(library)
+    narration = speechset.build([(t, None) for t in texts], TUNING_VOICES[:2], (170,), (50,), gap_s=0.3)
+    jobs = []
+    for command, phrases in vocab.phrases.items():
+        others = [(p, c.value) for c, ps in vocab.phrases.items() if c != command for p in ps]
+        other_speech = speechset.build(others, TUNING_VOICES[:2], (170,), (50,), gap_s=0.3)
+        negatives = np.concatenate([narration.samples, other_speech.samples])
+        for phrase in phrases:
+            positives = speechset.build([(phrase, command.value)], TUNING_VOICES, speechset.SPEEDS, speechset.PITCHES, 0.6)
+            noisy = speechset.with_noise(positives, 10)
+            entries = [k for k in key_phrases(vocab, (command,)) if k.phrase == phrase]
+            target = args.safety_recall if command in SAFETY_COMMANDS else args.recall
+            jobs.append((phrase, entries, negatives, positives, noisy, target, args.max_false_per_hour))
+    print(f"# {len(jobs)} phrases; negatives: {len(negatives) / INPUT_RATE / 60:.0f} min per phrase", file=sys.stderr)
+    print("spotting:")
+    with ProcessPoolExecutor(2) as pool:
+        for phrase, exp, clean, noisy, per_hour in pool.map(tune_phrase, jobs):
+            old = vocab.spotting.get(phrase, Spotting(0))
+            prons = f", pronunciations: [{', '.join(old.pronunciations)}]" if old.pronunciations else ""
+            print(f"  {phrase}: {{threshold: {exp}{prons}}}  # recall {clean:.0%} clean, {noisy:.0%} at 10 dB; {per_hour:.0f} false/h", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Scoring what the ears heard against what was said: recall, latency and false detections.
+
+Shared by the tests, `voiceguide bench listen` and scripts/tune-spotter.py, so the three measure
+the same thing the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .listener import CommandEvent
+from .speechset import SpeechSet
+
+LATE_S = 0.8
+"""A detection up to this long after the word's end still counts as hearing it."""
+
+
+@dataclass
+class CommandScore:
+    said: int = 0
+    heard: int = 0
+    latencies_s: list = field(default_factory=list)  # detection time minus the word's end
+    missed: list = field(default_factory=list)  # the utterances not heard
+
+    @property
+    def recall(self) -> float:
+        return self.heard / self.said if self.said else float("nan")
+
+    def latency_ms(self, percentile: float) -> float:
+        if not self.latencies_s:
+            return float("nan")
+        return float(np.percentile(self.latencies_s, percentile) * 1000)
+
+
+@dataclass
+class Scores:
+    commands: dict  # command value -> CommandScore
+    false: list  # events that match nothing said
+    seconds: float
+
+    def false_per_hour(self, commands: tuple[str, ...] | None = None) -> float:
+        n = sum(1 for e in self.false if commands is None or e.command.value in commands)
+        return n * 3600 / self.seconds
+
+
+def score(events: list[CommandEvent], speech: SpeechSet) -> Scores:
+    scores: dict = {}
+    matched: set = set()
+    for u in speech.utterances:
+        if u.command is None:
+            continue
+        s = scores.setdefault(u.command, CommandScore())
+        s.said += 1
+        hits = [e for e in events if e.command.value == u.command and u.start_s <= e.t <= u.end_s + LATE_S]
+        if hits:
+            s.heard += 1
+            s.latencies_s.append(min(e.t for e in hits) - u.end_s)
+            matched.update(id(e) for e in hits)
+        else:
+            s.missed.append(u)
+    false = [e for e in events if id(e) not in matched]
+    return Scores(scores, false, speech.seconds)

@@ -1,0 +1,93 @@
+"""Where the listener's audio comes from: a microphone, or recorded PCM for simulated sessions.
+
+Every input gives 16 kHz mono int16 blocks. `read(timeout_s)` returns the next block, an empty
+block when nothing arrived within the timeout (so the listener can tell that the microphone went
+quiet), or None at the end of a recording.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Protocol
+
+import numpy as np
+
+from .audio import BLOCK_MS, INPUT_RATE, Pcm, resample
+from .errors import VoiceguideError
+from .outputs import resolve_device, sounddevice_module
+
+_EMPTY = np.zeros(0, dtype=np.int16)
+
+
+class AudioInput(Protocol):
+    def read(self, timeout_s: float) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class PcmInput:
+    """Recorded audio as a stream of blocks: as fast as it can be read, or paced in real time."""
+
+    def __init__(self, pcm: Pcm, block_ms: int = BLOCK_MS, realtime: bool = False):
+        self._samples = resample(pcm, INPUT_RATE).samples
+        self._block = INPUT_RATE * block_ms // 1000
+        self._pos = 0
+        self._realtime = realtime
+        self._started: float | None = None
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        if self._pos >= len(self._samples):
+            return None
+        if self._realtime:
+            if self._started is None:
+                self._started = time.monotonic()
+            due = self._started + (self._pos + self._block) / INPUT_RATE
+            wait = due - time.monotonic()
+            if wait > timeout_s:
+                time.sleep(timeout_s)
+                return _EMPTY
+            if wait > 0:
+                time.sleep(wait)
+        block = self._samples[self._pos : self._pos + self._block]
+        self._pos += len(block)
+        return block
+
+    def close(self) -> None:
+        self._pos = len(self._samples)
+
+
+class SoundDeviceInput:
+    """A microphone. The device callback only copies the block onto a queue."""
+
+    def __init__(self, device: str | int | None = None, block_ms: int = BLOCK_MS):
+        sd = sounddevice_module()
+        self._queue: queue.Queue = queue.Queue()
+        index = resolve_device(device, "inputs")
+        try:
+            self._stream = sd.InputStream(
+                device=index,
+                samplerate=INPUT_RATE,
+                channels=1,
+                dtype="int16",
+                blocksize=INPUT_RATE * block_ms // 1000,
+                callback=self._callback,
+            )
+            self._stream.start()
+        except sd.PortAudioError as exc:
+            name = "the default input" if device is None else f"input device {device!r}"
+            raise VoiceguideError(f"cannot open {name} at {INPUT_RATE} Hz ({exc}); see `voiceguide devices`") from None
+
+    def _callback(self, indata, frames, time_info, status) -> None:
+        self._queue.put(bytes(indata))
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        try:
+            data = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return _EMPTY
+        return np.frombuffer(data, dtype=np.int16)
+
+    def close(self) -> None:
+        self._stream.abort()
+        self._stream.close()

@@ -1,0 +1,167 @@
+"""Installed speech models and the manifest of models that can be installed.
+
+A model is installed when models/NAME/ exists. Downloads are checked (size, then SHA-256) before
+anything is unpacked, and the unpacked folder is renamed into place in one step, so an
+interrupted, short or corrupt download never leaves a half-installed model behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import UsageError, VoiceguideError
+from .yamlsource import YamlSourceError, read_document
+
+CHUNK_BYTES = 1 << 16
+TIMEOUT_S = 30
+"""Seconds without any data from the server before a download is abandoned."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    language: str
+    engine: str
+    url: str
+    size: int  # bytes of the archive
+    sha256: str
+
+
+def models_root() -> Path:
+    """$VOICEGUIDE_MODELS, else models/ beside the package."""
+    env = os.environ.get("VOICEGUIDE_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+
+
+def manifest(root: Path | None = None) -> list[ModelEntry]:
+    path = (root or models_root()) / "manifest.yaml"
+    try:
+        doc = read_document(path)
+    except YamlSourceError as exc:
+        raise VoiceguideError(str(exc)) from None
+    entries = doc.data.get("models") if isinstance(doc.data, dict) else None
+    if not isinstance(entries, list):
+        raise VoiceguideError(f"{doc.file}:1: models: must be a list of models; see models/README.md")
+    found = []
+    fields = ("name", "language", "engine", "url", "size", "sha256")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) != set(fields):
+            raise VoiceguideError(
+                f"{doc.file}:{doc.line(('models', i))}: models.{i}: needs exactly the keys {', '.join(fields)}"
+            )
+        found.append(ModelEntry(**{k: entry[k] for k in fields}))
+    return found
+
+
+def installed_model_for(language: str, root: Path | None = None) -> Path | None:
+    """The folder of an installed vosk model for the language, if there is one."""
+    root = root or models_root()
+    if not (root / "manifest.yaml").is_file():
+        return None
+    for entry in manifest(root):
+        if entry.language == language and entry.engine == "vosk" and (root / entry.name).is_dir():
+            return root / entry.name
+    return None
+
+
+def find_entry(name: str, root: Path | None = None) -> ModelEntry:
+    entries = manifest(root)
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    known = ", ".join(e.name for e in entries) or "none"
+    raise UsageError(f"no model '{name}' in {(root or models_root()) / 'manifest.yaml'}; known: {known}")
+
+
+def download(entry: ModelEntry, root: Path | None = None, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Fetch, check and unpack a model into root/NAME; returns that folder."""
+    root = root or models_root()
+    target = root / entry.name
+    if target.is_dir():
+        return target
+    for leftover in root.glob(f".{entry.name}.*"):  # from a download that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f".{entry.name}.", dir=root) as work:
+        archive = Path(work) / "archive.zip"
+        _fetch(entry, archive, progress)
+        unpacked = Path(work) / "unpacked"
+        _unpack(entry, archive, unpacked)
+        inner = unpacked / entry.name
+        os.rename(inner if inner.is_dir() else unpacked, target)
+    return target
+
+
+def _fetch(entry: ModelEntry, archive: Path, progress: Callable[[int, int], None] | None) -> None:
+    digest = hashlib.sha256()
+    got = 0
+    try:
+        with urllib.request.urlopen(entry.url, timeout=TIMEOUT_S) as response, open(archive, "wb") as out:
+            while chunk := response.read(CHUNK_BYTES):
+                got += len(chunk)
+                if got > entry.size:
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+                if progress is not None:
+                    progress(got, entry.size)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise VoiceguideError(
+            f"cannot download {entry.name} from {entry.url} ({reason}) after {got} bytes; nothing was installed, try again"
+        ) from None
+    if got != entry.size:
+        raise VoiceguideError(
+            f"download of {entry.name} from {entry.url} gave {'more than ' if got > entry.size else ''}{got} bytes, "
+            f"expected {entry.size}; nothing was installed, try again"
+        )
+    if digest.hexdigest() != entry.sha256:
+        raise VoiceguideError(
+            f"download of {entry.name} from {entry.url} has SHA-256 {digest.hexdigest()}, expected {entry.sha256}; "
+            "the file is corrupt or has changed, nothing was installed"
+        )
+
+
+def _unpack(entry: ModelEntry, archive: Path, into: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as z:
+            for member in z.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise VoiceguideError(f"{entry.name}: the archive has an unsafe path {member!r}; nothing was installed")
+            z.extractall(into)
+    except zipfile.BadZipFile as exc:
+        raise VoiceguideError(f"{entry.name}: the archive cannot be unpacked ({exc}); nothing was installed") from None
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr that redraws in place, at most once per percent."""
+
+    def __init__(self, stream=None):
+        self._stream = stream or sys.stderr
+        self._shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        if percent == self._shown:
+            return
+        self._shown = percent
+        filled = percent * 30 // 100
+        bar = "#" * filled + "." * (30 - filled)
+        self._stream.write(f"\r[{bar}] {percent:3d}%  {done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+        self._stream.flush()
+
+    def end(self) -> None:
+        """Finish the line, so whatever is printed next starts on its own."""
+        if self._shown >= 0:
+            self._stream.write("\n")
+            self._stream.flush()

@@ -1,0 +1,200 @@
+"""Speech recognizers that turn 16 kHz audio blocks into heard commands.
+
+Two engines, one small interface (`accept` a block, get back what was heard in it):
+- PocketsphinxSpotter: keyword spotting with one threshold per phrase. It decides within a frame
+  of the word's end and costs well under a millisecond per block, so it is the safety spotter for
+  stop and pain; with every phrase it is also the English command recognizer when no vosk model is
+  installed.
+- VoskRecognizer: a vosk model restricted to the vocabulary's phrases. It decides from partial
+  results with per-word confidence as soon as they name a command, and otherwise at vosk's own
+  end of utterance.
+
+Heavy imports (pocketsphinx, vosk) happen inside the constructors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .audio import INPUT_RATE
+from .content import Command, Vocabulary
+from .errors import UsageError, VoiceguideError
+
+SAFETY_COMMANDS = (Command.STOP, Command.PAIN)
+DEFAULT_THRESHOLD_EXP = -20
+"""Keyword-spotting threshold (as a power of ten) for a phrase the vocabulary does not tune."""
+KWS_DELAY_FRAMES = 1
+"""pocketsphinx decides this many 10 ms frames after a keyphrase's best end: as early as it can."""
+VOSK_MIN_CONFIDENCE = 0.5
+"""Lowest per-word confidence, in a vosk partial result, that counts as hearing the word."""
+
+
+@dataclass(frozen=True)
+class Heard:
+    command: Command
+    text: str  # the phrase heard
+    confidence: float  # 0..1
+    t: float  # seconds of audio at the end of the block in which it was decided
+
+
+@dataclass(frozen=True)
+class KeyPhrase:
+    phrase: str
+    command: Command
+    phones: str  # ARPAbet, as in the pocketsphinx dictionary
+    threshold_exp: int  # detect when the phrase beats the phone loop by 10**threshold_exp
+
+
+def key_phrases(vocab: Vocabulary, commands: tuple[Command, ...] | None = None) -> list[KeyPhrase]:
+    """The vocabulary's phrases for `commands` (default all), with their tuned spotting settings.
+
+    A phrase is spotted with its dictionary pronunciation and with each extra pronunciation the
+    vocabulary gives; each has its own threshold.
+    """
+    from pocketsphinx import Decoder
+
+    lookup = Decoder(lm=None, loglevel="FATAL")
+    found = []
+    for command, phrases in vocab.phrases.items():
+        if commands is not None and command not in commands:
+            continue
+        for phrase in phrases:
+            tuning = vocab.spotting.get(phrase)
+            threshold = tuning.threshold_exp if tuning else DEFAULT_THRESHOLD_EXP
+            pron = []
+            for word in phrase.split():
+                phones = lookup.lookup_word(word)
+                if phones is None:
+                    raise VoiceguideError(
+                        f"{vocab.source}: '{word}' in '{phrase}' is not in the pocketsphinx dictionary; "
+                        "give it a pronunciation under spotting"
+                    )
+                pron.append(phones)
+            variants = (" ".join(pron),) + (tuning.pronunciations if tuning else ())
+            found += [KeyPhrase(phrase, command, phones, threshold) for phones in dict.fromkeys(variants)]
+    return found
+
+
+class PocketsphinxSpotter:
+    """pocketsphinx keyword spotting over a stream, one threshold per phrase."""
+
+    def __init__(self, phrases: list[KeyPhrase], engine: str = "pocketsphinx-kws"):
+        from pocketsphinx import Decoder
+
+        if not phrases:
+            raise UsageError("nothing to listen for: the vocabulary has no phrases for this spotter")
+        self.engine = engine
+        self._phrases = phrases
+        self._decoder = Decoder(lm=None, kws_delay=KWS_DELAY_FRAMES, loglevel="FATAL")
+        # Each phrase (and pronunciation) becomes one pseudo-word, so the hypothesis names the
+        # exact entry that fired and each entry keeps its own threshold.
+        lines = []
+        for i, p in enumerate(phrases):
+            self._decoder.add_word(f"kw{i}", p.phones, True)
+            lines.append(f"kw{i} /1e{p.threshold_exp}/\n")
+        fd, name = tempfile.mkstemp(suffix=".kws")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.writelines(lines)
+            self._decoder.add_kws("spot", name)
+        finally:
+            os.unlink(name)
+        self._decoder.activate_search("spot")
+        self._decoder.start_utt()
+
+    def accept(self, samples: np.ndarray, t: float) -> list[Heard]:
+        self._decoder.process_raw(samples.astype("<i2").tobytes())
+        hyp = self._decoder.hyp()
+        if hyp is None:
+            return []
+        # A new utterance clears the detection so the next one is reported on its own.
+        self._decoder.end_utt()
+        self._decoder.start_utt()
+        entry = self._phrases[int(hyp.hypstr.split()[0][2:])]
+        return [Heard(entry.command, entry.phrase, _kws_confidence(hyp.prob), t)]
+
+    def finish(self, t: float) -> list[Heard]:
+        return []
+
+
+def _kws_confidence(log_prob: int) -> float:
+    # pocketsphinx gives a log posterior in its own log base; map it to 0..1 for display only.
+    return float(min(1.0, max(0.0, np.exp(log_prob / 10000.0))))
+
+
+def _vosk():
+    import vosk
+
+    vosk.SetLogLevel(-2)
+    return vosk
+
+
+def load_vosk_model(path: Path):
+    """A vosk model from an explicit folder (never by language: vosk would go to the internet)."""
+    if not (path / "am").is_dir() and not (path / "final.mdl").is_file():
+        raise UsageError(f"no vosk model at {path}; install one with `voiceguide models download NAME` or give --model")
+    model = None
+    try:
+        model = _vosk().Model(str(path))
+    except Exception as exc:  # vosk raises a bare Exception for any model it cannot read
+        raise UsageError(f"cannot load the vosk model at {path} ({exc}); download it again") from None
+    return model
+
+
+class VoskRecognizer:
+    """A vosk model restricted to the vocabulary, deciding from partial results."""
+
+    engine = "vosk"
+
+    def __init__(self, model, vocab: Vocabulary, min_confidence: float = VOSK_MIN_CONFIDENCE):
+        vosk = _vosk()
+        self._owner = {tuple(p.split()): c for c, phrases in vocab.phrases.items() for p in phrases}
+        known = {w for p in self._owner for w in p}
+        missing = sorted(w for w in known if model.vosk_model_find_word(w) < 0)
+        if missing:
+            raise UsageError(
+                f"{vocab.source}: the vosk model does not know {', '.join(missing)}; "
+                "use words from the model's vocabulary"
+            )
+        grammar = [" ".join(p) for p in self._owner]
+        if model.vosk_model_find_word("[unk]") >= 0:
+            grammar.append("[unk]")
+        else:
+            # Without [unk], a restricted grammar forces every sound onto a command. Filler words
+            # from the vocabulary give other speech somewhere to go.
+            grammar += [w for w in vocab.fillers if model.vosk_model_find_word(w) >= 0 and w not in known]
+        self.grammar = tuple(grammar)
+        self._min_confidence = min_confidence
+        self._rec = vosk.KaldiRecognizer(model, INPUT_RATE, json.dumps(grammar, ensure_ascii=False))
+        self._rec.SetWords(True)
+        self._rec.SetPartialWords(True)
+
+    def accept(self, samples: np.ndarray, t: float) -> list[Heard]:
+        final = self._rec.AcceptWaveform(samples.astype("<i2").tobytes())
+        result = json.loads(self._rec.Result() if final else self._rec.PartialResult())
+        heard = self._match(result.get("result" if final else "partial_result") or [], t)
+        if heard:
+            self._rec.Reset()
+        return heard
+
+    def _match(self, found: list[dict], t: float) -> list[Heard]:
+        said = [(w["word"], float(w.get("conf", 1.0))) for w in found]
+        for length in (3, 2, 1):
+            for i in range(len(said) - length + 1):
+                span = said[i : i + length]
+                command = self._owner.get(tuple(w for w, _ in span))
+                confidence = min(c for _, c in span)
+                if command is not None and confidence >= self._min_confidence:
+                    return [Heard(command, " ".join(w for w, _ in span), confidence, t)]
+        return []
+
+    def finish(self, t: float) -> list[Heard]:
+        """What was said just before the input ended, once vosk has decided."""
+        return self._match(json.loads(self._rec.FinalResult()).get("result") or [], t)
+

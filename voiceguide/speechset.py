@@ -1,0 +1,167 @@
+"""Synthesized test speech for the ears: command phrases and narration, with their word times.
+
+Used by the tests, the benchmark and the spotter tuning. Every phrase is spoken by espeak-ng in
+several voices, speeds and pitches, laid end to end with silence between, so a listener hears one
+long stream, as it would from a microphone. Each utterance knows where its words start and end,
+which is what recall and "time after the end of the word" are measured against.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import wave
+from dataclasses import dataclass, replace
+from itertools import product
+from typing import Iterable
+
+import numpy as np
+
+from .audio import INPUT_RATE, Pcm, resample
+from .errors import VoiceguideError
+
+VOICES = ("en-us", "en-gb", "en-us+f2", "en-us+m3", "en-gb+f4", "en-us+m7")
+"""espeak-ng voices: American and British, with male and female variants."""
+SPEEDS = (130, 170, 210)
+"""Words per minute: slow, ordinary and brisk."""
+PITCHES = (35, 65)
+"""espeak-ng pitch, 0-99 (50 is the voice's own)."""
+GAP_S = 1.0
+"""Silence before each utterance."""
+SILENCE_LEVEL = 300
+"""Amplitude below which espeak-ng's output counts as silence when finding where words end."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str
+    command: str | None  # the command the text means, None for narration
+    voice: str
+    speed: int
+    pitch: int
+    start_s: float  # first sound, seconds into the stream
+    end_s: float  # last sound
+
+
+@dataclass(frozen=True)
+class SpeechSet:
+    samples: np.ndarray  # int16 mono at INPUT_RATE
+    utterances: tuple[Utterance, ...]
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / INPUT_RATE
+
+    def with_samples(self, samples: np.ndarray) -> "SpeechSet":
+        return replace(self, samples=samples)
+
+
+def espeak(text: str, voice: str = "en-us", speed: int = 170, pitch: int = 50) -> np.ndarray:
+    """The text spoken by espeak-ng, at INPUT_RATE, with espeak-ng's own short lead-in and tail."""
+    cmd = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text]
+    try:
+        out = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise VoiceguideError(f"espeak-ng could not speak {text!r} with voice {voice} ({exc}); install espeak-ng") from None
+    with wave.open(io.BytesIO(out)) as w:
+        pcm = Pcm(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), w.getframerate())
+    samples = resample(pcm, INPUT_RATE).samples
+    if not np.any(np.abs(samples.astype(np.int32)) > SILENCE_LEVEL):
+        raise VoiceguideError(f"espeak-ng made no sound for {text!r} with voice {voice}")
+    return samples
+
+
+def sound_span(samples: np.ndarray) -> tuple[int, int]:
+    """The first and one past the last sample louder than SILENCE_LEVEL."""
+    loud = np.nonzero(np.abs(samples.astype(np.int32)) > SILENCE_LEVEL)[0]
+    return int(loud[0]), int(loud[-1]) + 1
+
+
+def build(
+    items: Iterable[tuple[str, str | None]],
+    voices: Iterable[str] = VOICES,
+    speeds: Iterable[int] = SPEEDS,
+    pitches: Iterable[int] = PITCHES,
+    gap_s: float = GAP_S,
+) -> SpeechSet:
+    """Every (text, command) in every voice, speed and pitch, one after another with silence between."""
+    gap = np.zeros(round(gap_s * INPUT_RATE), dtype=np.int16)
+    parts: list[np.ndarray] = []
+    utterances: list[Utterance] = []
+    pos = 0
+    for (text, command), voice, speed, pitch in product(list(items), list(voices), list(speeds), list(pitches)):
+        speech = espeak(text, voice, speed, pitch)
+        parts += [gap, speech]
+        first, last = sound_span(speech)
+        start = pos + len(gap)
+        utterances.append(
+            Utterance(text, command, voice, speed, pitch, (start + first) / INPUT_RATE, (start + last) / INPUT_RATE)
+        )
+        pos = start + len(speech)
+    parts.append(gap)
+    return SpeechSet(np.concatenate(parts), tuple(utterances))
+
+
+def with_noise(speech: SpeechSet, snr_db: float, seed: int = 0) -> SpeechSet:
+    """The set with pink-ish room noise added, `snr_db` below the speech's own power."""
+    samples = speech.samples.astype(np.float64)
+    rate = INPUT_RATE
+    voiced = np.concatenate(
+        [samples[round(u.start_s * rate) : round(u.end_s * rate)] for u in speech.utterances]
+    )
+    speech_power = float(np.mean(voiced**2))
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal(len(samples))
+    spectrum = np.fft.rfft(white)
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    spectrum /= np.sqrt(np.maximum(freqs, 50.0))  # 1/f power: more rumble than hiss, like a room
+    noise = np.fft.irfft(spectrum, len(samples))
+    noise *= np.sqrt(speech_power / 10 ** (snr_db / 10) / np.mean(noise**2))
+    return speech.with_samples(np.clip(samples + noise, -32768, 32767).astype(np.int16))
+
+
+NARRATION_VOICES = ("en-us", "en-gb+f4")
+KOREAN_VOICES = ("ko", "ko+f2", "ko+m3", "ko+f4")
+KOREAN_NARRATION = (  # none of the Korean command words
+    "오늘은 날씨가 좋습니다",
+    "숨을 깊게 들이쉬고 내쉬세요",
+    "무릎을 가슴 쪽으로 당기고 잠시 유지합니다",
+    "어깨의 힘을 빼고 편안하게 누워 계세요",
+    "이제 반대쪽으로 몸을 돌립니다",
+    "허리를 바닥에 붙이고 호흡을 느껴 보세요",
+)
+SAFETY = ("stop", "pain")
+
+
+def narration_texts(library) -> list[str]:
+    """Everything the shipped routines say aloud, once each."""
+    from .timeline import CueKind, compile_routine
+
+    cues = (c for r in library.routines.values() for c in compile_routine(r, library.routines).cues)
+    return sorted({c.text for c in cues if c.kind is CueKind.SPEECH})
+
+
+def _phrases(vocab, commands) -> list[tuple[str, str]]:
+    return [(p, c.value) for c, phrases in vocab.phrases.items() if c.value in commands for p in phrases]
+
+
+def english_sets(library, vocab) -> dict[str, SpeechSet]:
+    """The English test speech: stop and pain in every voice, speed and pitch, clean and at 20 and
+    10 dB SNR; the other commands in every voice; the routines' narration in two voices."""
+    safety = build(_phrases(vocab, SAFETY), gap_s=0.6)
+    others = [c.value for c in vocab.phrases if c.value not in SAFETY]
+    return {
+        "safety": safety,
+        "safety_20db": with_noise(safety, 20, seed=1),
+        "safety_10db": with_noise(safety, 10, seed=2),
+        "commands": build(_phrases(vocab, others), VOICES, (170,), (50,), gap_s=0.6),
+        "narration": build([(t, None) for t in narration_texts(library)], NARRATION_VOICES, (170,), (50,), gap_s=0.3),
+    }
+
+
+def korean_sets(vocab) -> dict[str, SpeechSet]:
+    """Korean stop and pain in every Korean voice, speed and pitch, and Korean narration."""
+    return {
+        "safety": build(_phrases(vocab, SAFETY), KOREAN_VOICES, gap_s=0.6),
+        "narration": build([(t, None) for t in KOREAN_NARRATION], KOREAN_VOICES, (150, 190), (50,), gap_s=0.3),
+    }
