@@ -157,12 +157,11 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
     make()
     load_s = time.perf_counter() - started
     figures: dict = {"engine": engine, "language": language, "model_load_s": load_s, "paths": {}}
-    for name, speech in sets.items():
+    for name, spoken in sets.items():
         by_path: dict = {}
-        for index in range(len(make())):
-            path = make()[index]
+        for path in make():
             cpu = time.process_time()
-            events = listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), [path])
+            events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), [path])
             by_path[path.engine] = (events, time.process_time() - cpu)
         dedup = Dedup()
         merged = sorted((e for events, _ in by_path.values() for e in events), key=lambda e: e.t)
@@ -171,17 +170,17 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
             sum(cpu for _, cpu in by_path.values()),
         )
         for path_name, (events, cpu) in by_path.items():
-            s = hearing.score(events, speech)
+            s = hearing.score(events, spoken)
             row = figures["paths"].setdefault(path_name, {"recall": {}, "latency_ms": {}, "core_percent": []})
             if name == "narration":
                 row["false_stops_per_hour"] = s.false_per_hour(speechset.SAFETY)
                 row["false_commands_per_hour"] = s.false_per_hour()
-                row["narration_s"] = speech.seconds
+                row["narration_s"] = spoken.seconds
             for command, c in s.commands.items():
                 row["recall"].setdefault(command, {})[name] = c.recall
                 if name == "safety" and command in speechset.SAFETY:
                     row["latency_ms"][command] = {"p50": c.latency_ms(50), "p95": c.latency_ms(95)}
-            row["core_percent"].append(100 * cpu / speech.seconds)
+            row["core_percent"].append(100 * cpu / spoken.seconds)
     for row in figures["paths"].values():
         row["core_percent"] = statistics.median(row["core_percent"])
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
