@@ -25,7 +25,7 @@ from voiceguide.recognizers import Heard, VoskRecognizer, load_vosk_model
 
 SAFETY = ("stop", "pain")
 # Measured on this machine, 2026-11-21 (pocketsphinx, tuned thresholds in content/commands/en.yaml):
-# recall clean stop 85% / pain 98%; at 20 dB 82% / 97%; at 10 dB 36% / 99%; the other commands 10%;
+# recall clean stop 98% / pain 97%; at 20 dB 84% / 96%; at 10 dB 34% / 97%; the other commands 50%;
 # about 2,900 false stops and pains per hour of narration.
 MIN_RECALL = {
     "safety": {"stop": 0.75, "pain": 0.90},
@@ -74,7 +74,7 @@ def test_the_other_commands_are_heard(heard):
     others = [s for c, s in heard["commands"].commands.items() if c not in SAFETY]
     said = sum(s.said for s in others)
     assert said >= 150
-    assert sum(s.heard for s in others) / said >= 0.05
+    assert sum(s.heard for s in others) / said >= 0.35
     wrong = heard["commands"].false
     assert len(wrong) <= 1.6 * said, [(e.command.value, round(e.t, 2)) for e in wrong[:20]]
 
