@@ -27,18 +27,20 @@ from dataclasses import replace
 
 import numpy as np
 
-from voiceguide import speechset
-from voiceguide.audio import INPUT_RATE
-from voiceguide.hearing import LATE_S
+from voiceguide import hearing, speechset
+from voiceguide.audio import BLOCK_MS, INPUT_RATE, Pcm
 from voiceguide.content import Spotting, load_library
+from voiceguide.inputs import PcmInput
+from voiceguide.listener import listen_to
 from voiceguide.recognizers import SAFETY_COMMANDS, PocketsphinxSpotter, key_phrases
 
 TUNING_VOICES = ("en-us+m1", "en-gb+f3", "en-us+f5", "en-gb-x-rp+m5")
 EXPONENTS = tuple(range(-50, 1, 10))
-BLOCK = INPUT_RATE * 20 // 1000
+BLOCK = INPUT_RATE * BLOCK_MS // 1000
 
 
 def _count(entries, samples: np.ndarray, limit: int | None = None) -> list[float]:
+    """Detection times over the negatives, stopping once past `limit` (most trials are over budget)."""
     spotter = PocketsphinxSpotter(entries)
     hits = []
     for i in range(0, len(samples), BLOCK):
@@ -50,9 +52,10 @@ def _count(entries, samples: np.ndarray, limit: int | None = None) -> list[float
 
 
 def _recall(entries, speech: speechset.SpeechSet) -> float:
-    hits = _count(entries, speech.samples)
-    heard = sum(1 for u in speech.utterances if any(u.start_s <= t <= u.end_s + LATE_S for t in hits))
-    return heard / len(speech.utterances)
+    """Recall of the one phrase in `speech`, scored as the tests and the benchmark score it."""
+    events = listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), [PocketsphinxSpotter(entries)])
+    (phrase,) = hearing.score(events, speech).commands.values()
+    return phrase.recall
 
 
 def tune_phrase(args) -> tuple[str, int, float, float, float]:

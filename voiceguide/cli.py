@@ -218,13 +218,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     root = models.models_root()
     if args.action == "list":
         for entry in models.manifest(root):
-            state = "installed" if (root / entry.name).is_dir() else "not installed"
+            state = "installed" if models.is_installed(entry, root) else "not installed"
             print(f"{entry.name:<34} {entry.language}  {entry.engine:<6} {entry.size / 2**20:6.1f} MiB  {state}")
         return EXIT_OK
     if not args.name:
         raise UsageError("give the model to download, such as `voiceguide models download vosk-model-small-en-us-0.15`")
     entry = models.find_entry(args.name, root)
-    if (root / entry.name).is_dir():
+    if models.is_installed(entry, root):
         print(f"{entry.name} is already installed in {root / entry.name}")
         return EXIT_OK
     bar = models.ProgressBar()

@@ -50,14 +50,14 @@ class Dedup:
 
     def __init__(self, window_s: float = DEDUP_S):
         self._window = window_s
-        self._last: dict = {}
+        self._times: dict = {}  # command -> every admitted detection time
         self._lock = threading.Lock()
 
     def admit(self, heard: Heard) -> bool:
         # Paths run at their own pace, so an earlier detection can arrive after a later one: keep
         # every admitted time, not just the last.
         with self._lock:
-            times = self._last.setdefault(heard.command, [])
+            times = self._times.setdefault(heard.command, [])
             if any(abs(heard.t - t) < self._window for t in times):
                 return False
             times.append(heard.t)

@@ -38,6 +38,10 @@ class ModelEntry:
     sha256: str
 
 
+def is_installed(entry: ModelEntry, root: Path) -> bool:
+    return (root / entry.name).is_dir()
+
+
 def models_root() -> Path:
     """$VOICEGUIDE_MODELS, else models/ beside the package."""
     env = os.environ.get("VOICEGUIDE_MODELS")
@@ -70,7 +74,7 @@ def installed_model_for(language: str, root: Path | None = None) -> Path | None:
     if not (root / "manifest.yaml").is_file():
         return None
     for entry in manifest(root):
-        if entry.language == language and entry.engine == "vosk" and (root / entry.name).is_dir():
+        if entry.language == language and entry.engine == "vosk" and is_installed(entry, root):
             return root / entry.name
     return None
 
@@ -88,7 +92,7 @@ def download(entry: ModelEntry, root: Path | None = None, progress: Callable[[in
     """Fetch, check and unpack a model into root/NAME; returns that folder."""
     root = root or models_root()
     target = root / entry.name
-    if target.is_dir():
+    if is_installed(entry, root):
         return target
     for leftover in root.glob(f".{entry.name}.*"):  # from a download that was killed
         shutil.rmtree(leftover, ignore_errors=True)

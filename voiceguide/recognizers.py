@@ -3,8 +3,8 @@
 Two engines, one small interface (`accept` a block, get back what was heard in it):
 - PocketsphinxSpotter: keyword spotting with one threshold per phrase. It decides within a frame
   of the word's end and costs well under a millisecond per block, so it is the safety spotter for
-  stop and pain; with every phrase it is also the English command recognizer when no vosk model is
-  installed.
+  stop and pain; with the other commands' phrases it is also the English command recognizer when
+  no vosk model is installed.
 - VoskRecognizer: a vosk model restricted to the vocabulary's phrases. It decides from partial
   results with per-word confidence as soon as they name a command, and otherwise at vosk's own
   end of utterance.
@@ -14,6 +14,7 @@ Heavy imports (pocketsphinx, vosk) happen inside the constructors.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -57,9 +58,7 @@ def key_phrases(vocab: Vocabulary, commands: tuple[Command, ...] | None = None) 
     A phrase is spotted with its dictionary pronunciation and with each extra pronunciation the
     vocabulary gives; each has its own threshold.
     """
-    from pocketsphinx import Decoder
-
-    lookup = Decoder(lm=None, loglevel="FATAL")
+    lookup = _dictionary()
     found = []
     for command, phrases in vocab.phrases.items():
         if commands is not None and command not in commands:
@@ -79,6 +78,14 @@ def key_phrases(vocab: Vocabulary, commands: tuple[Command, ...] | None = None) 
             variants = (" ".join(pron),) + (tuning.pronunciations if tuning else ())
             found += [KeyPhrase(phrase, command, phones, threshold) for phones in dict.fromkeys(variants)]
     return found
+
+
+@functools.cache
+def _dictionary():
+    """A pocketsphinx decoder used only to look words up; loading one costs a tenth of a second."""
+    from pocketsphinx import Decoder
+
+    return Decoder(lm=None, loglevel="FATAL")
 
 
 class PocketsphinxSpotter:
@@ -139,12 +146,10 @@ def load_vosk_model(path: Path):
     """A vosk model from an explicit folder (never by language: vosk would go to the internet)."""
     if not (path / "am").is_dir() and not (path / "final.mdl").is_file():
         raise UsageError(f"no vosk model at {path}; install one with `voiceguide models download NAME` or give --model")
-    model = None
     try:
-        model = _vosk().Model(str(path))
+        return _vosk().Model(str(path))
     except Exception as exc:  # vosk raises a bare Exception for any model it cannot read
         raise UsageError(f"cannot load the vosk model at {path} ({exc}); download it again") from None
-    return model
 
 
 class VoskRecognizer:
