@@ -113,6 +113,19 @@ def test_one_command_heard_by_both_paths_is_one_event():
     assert dedup.admit(Heard(stop, "stop", 1.0, 10.5))
 
 
+def test_vosk_words_match_phrases_of_any_length_longest_first(english):
+    from voiceguide.recognizers import match_phrase
+
+    owner = {tuple(p.split()): c for c, phrases in english.phrases.items() for p in phrases}
+    sure = lambda text: [(w, 0.9) for w in text.split()]  # noqa: E731
+    heard = match_phrase(sure("um what can i say"), owner, 0.5, 3.0)
+    assert [(h.command, h.text, h.t) for h in heard] == [(Command.HELP, "what can i say", 3.0)]
+    assert match_phrase(sure("how much longer"), owner, 0.5, 0)[0].command is Command.TIME_LEFT
+    assert match_phrase(sure("stop now"), owner, 0.5, 0)[0].text == "stop now"
+    assert match_phrase([("stop", 0.3)], owner, 0.5, 0) == []
+    assert match_phrase(sure("what can you"), owner, 0.5, 0) == []
+
+
 def test_a_recording_is_paced_in_real_time_when_asked():
     pcm = Pcm(np.zeros(INPUT_RATE // 2, dtype=np.int16), INPUT_RATE)
     source = PcmInput(pcm, realtime=True)

@@ -135,6 +135,23 @@ def _kws_confidence(log_prob: int) -> float:
     return float(min(1.0, max(0.0, np.exp(log_prob / 10000.0))))
 
 
+def match_phrase(said: list[tuple[str, float]], owner: dict, min_confidence: float, t: float) -> list[Heard]:
+    """The longest command phrase among the words said, each word at least `min_confidence` sure.
+
+    `said` is (word, confidence) in order; `owner` maps each phrase, as a tuple of words, to its
+    command. Phrases of any length are found, the longest first ("say that again" before "say").
+    """
+    longest = max((len(p) for p in owner), default=0)
+    for length in range(min(longest, len(said)), 0, -1):
+        for i in range(len(said) - length + 1):
+            span = said[i : i + length]
+            command = owner.get(tuple(w for w, _ in span))
+            confidence = min(c for _, c in span)
+            if command is not None and confidence >= min_confidence:
+                return [Heard(command, " ".join(w for w, _ in span), confidence, t)]
+    return []
+
+
 def _vosk():
     import vosk
 
@@ -190,14 +207,7 @@ class VoskRecognizer:
 
     def _match(self, found: list[dict], t: float) -> list[Heard]:
         said = [(w["word"], float(w.get("conf", 1.0))) for w in found]
-        for length in (3, 2, 1):
-            for i in range(len(said) - length + 1):
-                span = said[i : i + length]
-                command = self._owner.get(tuple(w for w, _ in span))
-                confidence = min(c for _, c in span)
-                if command is not None and confidence >= self._min_confidence:
-                    return [Heard(command, " ".join(w for w, _ in span), confidence, t)]
-        return []
+        return match_phrase(said, self._owner, self._min_confidence, t)
 
     def finish(self, t: float) -> list[Heard]:
         """What was said just before the input ended, once vosk has decided."""
