@@ -15,7 +15,7 @@ report are not tuned to their own data.
 Prints the `spotting:` block for content/commands/LANG.yaml. Takes about ten minutes on two cores.
 
     .venv/bin/python scripts/tune-spotter.py [--lang en] [--safety-recall 0.98] [--recall 0.9]
-        [--max-false-per-hour 60]
+        [--max-false-per-hour 60] [--only PHRASE,PHRASE...]
 """
 
 from __future__ import annotations
@@ -82,17 +82,24 @@ def main() -> int:
     parser.add_argument("--safety-recall", type=float, default=0.98, help="share of stop and pain to hear (default 0.98)")
     parser.add_argument("--recall", type=float, default=0.9, help="share of the other commands to hear (default 0.9)")
     parser.add_argument("--max-false-per-hour", type=float, default=60, help="false detections allowed per hour of negatives (default 60)")
+    parser.add_argument("--only", help="tune only these phrases (comma-separated)")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     library = load_library()
     vocab = library.vocabularies[args.lang]
     texts = speechset.narration_texts(library)
     narration = speechset.build([(t, None) for t in texts], TUNING_VOICES[:2], (170,), (50,), gap_s=0.3)
     jobs = []
-    for command, phrases in vocab.phrases.items():
-        others = [(p, c.value) for c, ps in vocab.phrases.items() if c != command for p in ps]
+    meanings = vocab.meanings()
+    for command, phrases in meanings.items():
+        if only is not None and not only & set(phrases):
+            continue
+        others = [(p, c.value) for c, ps in meanings.items() if c != command for p in ps]
         other_speech = speechset.build(others, TUNING_VOICES[:2], (170,), (50,), gap_s=0.3)
         negatives = np.concatenate([narration.samples, other_speech.samples])
         for phrase in phrases:
+            if only is not None and phrase not in only:
+                continue
             positives = speechset.build([(phrase, command.value)], TUNING_VOICES, speechset.SPEEDS, speechset.PITCHES, 0.6)
             noisy = speechset.with_noise(positives, 10)
             entries = [k for k in key_phrases(vocab, (command,)) if k.phrase == phrase]

@@ -56,7 +56,7 @@ def test_hold_is_announced_then_exact_silence_then_tone(tmp_path):
     assert [(c.kind, c.text, c.ms) for c in cues] == [
         (CueKind.SPEECH, "Stay here.", None),
         (CueKind.SPEECH, "Hold for 12.5 seconds.", None),
-        (CueKind.SILENCE, "", 12_500),
+        (CueKind.HOLD, "", 12_500),
         (CueKind.TONE, "", TONE_MS),
         (CueKind.SILENCE, "", STEP_GAP_MS),
     ]
@@ -91,14 +91,15 @@ def test_side_is_announced_when_the_text_does_not_name_it(tmp_path):
 def test_schedule_adds_rendered_lengths_exactly(tmp_path):
     routine = routine_from(tmp_path, "  - say: Sit tall.\n    hold: 3\n    breathing: {inhale: 1, exhale: 1, breaths: 1}\n")
     timeline = compile_routine(routine)
-    rendered = {"Test routine": 900, "Sit tall.": 700, "Hold for 3 seconds.": 1100, "That's all.": 600,
-                "Breathe in": 650, "Breathe out": 1300}
+    rendered = {"Test routine": 900, "Move gently.": 800, "Sit tall.": 700, "Hold for 3 seconds.": 1100,
+                "That's all.": 600, "Breathe in": 650, "Breathe out": 1300}
     plan = schedule(timeline, rendered.get)
     starts = [s.start_ms for s in plan]
-    assert starts == [0, 900, 1900, 2600, 3600, 4900, 6000, 9000, 9250, 10250]
+    # title, gap, precaution, gap, step, in, out, hold announced, hold, tone, gap, closing
+    assert starts == [0, 900, 1900, 2700, 3700, 4400, 5400, 6700, 7800, 10800, 11050, 12050]
     # "Breathe out" overran its one-second slot, so its cue lasts as long as the speech.
-    assert plan[4].duration_ms == 1300
-    assert plan[-1].start_ms + plan[-1].duration_ms == 10_850
+    assert plan[6].duration_ms == 1300
+    assert plan[-1].start_ms + plan[-1].duration_ms == 12_650
     assert all(s.duration_ms is not None for s in plan)
 
 
@@ -170,7 +171,7 @@ def test_cli_show_json_is_consistent(cli, tmp_path):
     shown = json.loads(result.stdout)
     assert shown["routine"] == "knee-twist"
     cues = shown["cues"]
-    assert {c["kind"] for c in cues} == {"speech", "silence", "tone"}
+    assert {c["kind"] for c in cues} == {"speech", "silence", "hold", "tone"}
     for a, b in zip(cues, cues[1:]):
         if a["duration_s"] is not None:
             assert b["start_s"] == pytest.approx(a["start_s"] + a["duration_s"])

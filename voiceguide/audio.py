@@ -76,3 +76,8 @@ def scale(samples: np.ndarray, volume: float) -> np.ndarray:
     if volume == 1.0:
         return samples
     return np.clip(samples.astype(np.float32) * volume, -32768, 32767).astype(np.int16)
+
+
+def earcon(rate: int) -> np.ndarray:
+    """The short rising two-note chime that says "I heard you" (about 0.2 s)."""
+    return np.concatenate([tone(90, rate, 880, 0.2), tone(110, rate, 1320, 0.2)])

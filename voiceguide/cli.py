@@ -177,6 +177,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.suite == "speak":
         figures = bench.bench_speak(trials=args.trials)
         table = bench.speak_table(figures)
+    elif args.suite == "session":
+        figures = bench.bench_session(trials=max(args.trials, 4))
+        table = bench.session_table(figures)
     else:
         figures = bench.bench_listen(korean_model=args.korean_model)
         table = bench.listen_table(figures)
@@ -236,6 +239,158 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _signal_status(signum: int | None) -> int | None:
+    if signum is None:
+        return None
+    return EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_TERMINATED
+
+
+@contextlib.contextmanager
+def _signals_to(session):
+    """Ctrl-C and SIGTERM go to the session: silence at once, then history, then exit."""
+    previous = {sig: signal.signal(sig, lambda signum, frame: session.interrupt(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _open_session(args: argparse.Namespace, language: str):
+    """The session's parts from the command line: real devices, or a simulation."""
+    from .history import History
+    from .session import Session, SessionLog, SessionOptions, real_parts, simulated_parts
+
+    simulate = getattr(args, "simulate", False)
+    if simulate and not args.user_audio:
+        raise UsageError("--simulate needs --user-audio USER.wav: what the person says, from the session's start")
+    if not simulate and any(getattr(args, k, None) for k in ("user_audio", "out", "events")):
+        raise UsageError("--user-audio, --out and --events are for simulated sessions; add --simulate")
+    vocab = _vocabulary(language)
+    options = SessionOptions(speech=_speech_settings(args), engine=args.engine, model=Path(args.model) if args.model else None)
+    history = History()
+    if simulate:
+        parts = simulated_parts(read_wav(Path(args.user_audio)), Path(args.out) if args.out else None)
+    else:
+        parts = real_parts(args.device, args.input_device)
+    events = Path(args.events) if getattr(args, "events", None) else None
+    transcript = Path(args.transcript) if getattr(args, "transcript", None) else None
+    log = SessionLog(parts.clock, sys.stdout, transcript, events)
+    return Session(parts, vocab, options, log, history, notices=lambda line: print(line, file=sys.stderr))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .session import run_routine
+
+    routine, routines = load_routine(args.routine)
+    session = _open_session(args, routine.language)
+    with _signals_to(session):
+        try:
+            session.start()
+            results = run_routine(session, routine, routines)
+        finally:
+            session.close()
+    if args.simulate:
+        wrote = [f for f in (args.out, args.events, args.transcript) if f]
+        if wrote:
+            print(f"wrote {', '.join(wrote)}")
+    status = _signal_status(results[-1].signal)
+    if status is not None:
+        return status
+    return EXIT_ERROR if any(r.outcome == "error" for r in results) else EXIT_OK
+
+
+def _parse_answers(text: str, count: int, where: str) -> list[str]:
+    answers = [a.strip().lower() for a in text.split(",")]
+    bad = [a for a in answers if a not in ("yes", "no")]
+    if bad:
+        raise UsageError(f"--answers: '{bad[0]}' is not yes or no; give yes/no answers separated by commas")
+    if len(answers) == 1:
+        return answers * count
+    if len(answers) != count:
+        raise UsageError(f"--answers: {len(answers)} answers for {count} questions ({where}); give one per question, or one for all")
+    return answers
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    import time
+
+    from .history import ANSWERS_KEPT_S, History
+
+    library = load_library()
+    if library.errors:
+        raise ContentError(library.errors)
+    if args.routine:
+        routine, routines = load_routine(args.routine)
+        targets = [routine]
+    else:
+        routines = library.routines
+        targets = [r for _, r in sorted(routines.items()) if r.screening]
+    targets = [r for r in targets if r.screening]
+    if not targets:
+        print(f"{args.routine} has no screening questions; nothing to record")
+        return EXIT_OK
+    if args.answers:
+        if not args.routine and len(args.answers.split(",")) > 1:
+            raise UsageError("--answers: without a ROUTINE give one answer for every question, such as --answers no")
+        now = time.time()
+        history = History()
+        for routine in targets:
+            answers = _parse_answers(args.answers, len(routine.screening), f"{routine.id} asks {len(routine.screening)}")
+            history.save_answers(routine.id, {q.ask: a for q, a in zip(routine.screening, answers)}, now)
+            kept = time.strftime("%Y-%m-%d", time.localtime(now + ANSWERS_KEPT_S))
+            yes = [q.ask for q, a in zip(routine.screening, answers) if a == "yes"]
+            verdict = f"declined because of: {yes[0]}" if yes else "all no, so the questions will not be asked"
+            print(f"{routine.id}: {len(answers)} answers saved until {kept}; {verdict}")
+        return EXIT_OK
+    session = _open_session(args, targets[0].language)
+    results = []
+    with _signals_to(session):
+        try:
+            session.start()
+            for routine in targets:
+                results.append(session.run(routine, routines, screen_only=True))
+                if results[-1].signal is not None or results[-1].outcome != "screened":
+                    break
+        finally:
+            session.close()
+    status = _signal_status(results[-1].signal) if results else None
+    return status if status is not None else EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    import time
+
+    from .history import History
+
+    rows = History().sessions()
+    if args.json:
+        _print_json([r.to_json() for r in rows])
+        return EXIT_OK
+    if not rows:
+        print("no sessions yet")
+    for r in rows:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
+        minutes = f"{(r.ended - r.started) / 60:5.1f} min" if r.ended is not None else "  (no end)"
+        heard = ", ".join(c["command"] for c in r.commands)
+        print(f"{started}  {r.routine:<12} {r.outcome:<10} {minutes}  {heard}".rstrip())
+    return EXIT_OK
+
+
+def _add_session_flags(p: argparse.ArgumentParser, simulate: bool) -> None:
+    p.add_argument("--device", metavar="D", help="output device name or index (see `voiceguide devices`)")
+    p.add_argument("--input-device", metavar="D", help="microphone device name or index")
+    p.add_argument("--engine", choices=["auto", "pocketsphinx", "vosk"], default="auto", help="command recognizer (default auto)")
+    p.add_argument("--model", metavar="PATH", help="a vosk model folder (default: the installed model for the language)")
+    p.add_argument("--transcript", metavar="FILE", help="also write the captions to FILE")
+    if simulate:
+        p.add_argument("--simulate", action="store_true", help="no sound hardware: run on a virtual clock")
+        p.add_argument("--user-audio", metavar="USER.wav", help="simulate: what the person says, from the session's start")
+        p.add_argument("--out", metavar="SESSION.wav", help="simulate: write everything the guide played")
+        p.add_argument("--events", metavar="EVENTS.jsonl", help="simulate: write one JSON event per line")
+    _add_speech_flags(p)
+
+
 def _add_speech_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=int, default=DEFAULT_RATE_WPM, metavar="WPM", help=f"speech rate in words per minute ({MIN_RATE_WPM} to {MAX_RATE_WPM}; default {DEFAULT_RATE_WPM})")
     p.add_argument("--voice", default=DEFAULT_VOICE, metavar="V", help=f"espeak-ng voice, such as en-gb or en-us+f3 (default {DEFAULT_VOICE})")
@@ -274,8 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("bench", help="measure speed and latency; prints figures beside their targets")
-    p.add_argument("suite", choices=["speak", "listen"], help="speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory")
-    p.add_argument("--trials", type=int, default=30, help="stops to time (default 30)")
+    p.add_argument("suite", choices=["speak", "listen", "session"], help="speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
+    p.add_argument("--trials", type=int, default=32, help="speak, session: stops to time (default 32)")
     p.add_argument("--korean-model", metavar="PATH", help="listen: also measure vosk with this Korean model folder")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_bench)
@@ -292,6 +447,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "download"])
     p.add_argument("name", nargs="?", metavar="NAME", help="the model to download (see `voiceguide models list`)")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("run", help="guide a session, hands-free: speaks the routine, listens for commands")
+    p.add_argument("routine", metavar="ROUTINE", help="a routine id, or a path to a routine .yaml file")
+    _add_session_flags(p, simulate=True)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("screen", help="answer a routine's screening questions ahead of time (kept 30 days)")
+    p.add_argument("routine", nargs="?", metavar="ROUTINE", help="a routine id (default: every routine with questions)")
+    p.add_argument("--answers", metavar="A,B,...", help="yes/no per question, or one for all; without it, asks aloud")
+    _add_session_flags(p, simulate=False)
+    p.set_defaults(func=cmd_screen)
+
+    p = sub.add_parser("history", help="list past sessions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("devices", help="list the audio devices")
     p.add_argument("--json", action="store_true", help="print JSON")

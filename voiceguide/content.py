@@ -48,6 +48,13 @@ class Command(str, Enum):
     TIME_LEFT = "time_left"
 
 
+class Answer(str, Enum):
+    """The answers to a yes/no question (screening). The values are the keys under `answers`."""
+
+    YES = "yes"
+    NO = "no"
+
+
 @dataclass(frozen=True)
 class Breathing:
     """A paced breathing pattern; every phase is whole seconds so counts land on the beat."""
@@ -103,14 +110,19 @@ class Spotting:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The phrases that mean each command, in one language."""
+    """The phrases that mean each command, and each answer, in one language."""
 
     language: str
     phrases: dict  # Command -> tuple[str, ...]
+    answers: dict = field(default_factory=dict)  # Answer -> tuple[str, ...]
     source: str = ""
     spotting: dict = field(default_factory=dict)  # phrase -> Spotting
     fillers: tuple[str, ...] = ()
     """Words that are not commands, for recognizers without an "unknown word" of their own."""
+
+    def meanings(self) -> dict:
+        """Every command and answer, with its phrases: what a recognizer listens for."""
+        return {**self.phrases, **self.answers}
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,9 @@ class _Checker:
             return None
         allowed = required + optional
         for key in value:
-            if key not in allowed:
+            if isinstance(key, bool):
+                self.error(path, f"key {key} is YAML's reading of a bare yes/no/on/off; quote the key, as in \"yes\":")
+            elif key not in allowed:
                 self.error(path + (key,), f"unknown key; allowed here: {', '.join(allowed)}")
         for key in required:
             if key not in value:
@@ -155,6 +169,9 @@ class _Checker:
         return value
 
     def text(self, value: Any, path: KeyPath) -> str | None:
+        if isinstance(value, bool):
+            self.error(path, "is YAML's true/false, read from a bare yes/no/on/off; quote it to mean the word")
+            return None
         if not isinstance(value, str) or not value.strip():
             self.error(path, "must be non-empty text")
             return None
@@ -315,30 +332,15 @@ def _breathing(ck: _Checker, value: Any, path: KeyPath) -> Breathing | None:
 
 
 def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
-    data = ck.mapping(doc.data, (), ("language", "commands"), ("spotting", "fillers"))
+    data = ck.mapping(doc.data, (), ("language", "commands", "answers"), ("spotting", "fillers"))
     if data is None:
         return None
     language = data.get("language")
     if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}", language):
         ck.error(("language",), "must be a two-letter language code such as 'en'")
-    commands = data.get("commands")
-    names = tuple(c.value for c in Command)
-    table = ck.mapping(commands, ("commands",), names) if "commands" in data else None
-    phrases: dict = {}
     owner: dict = {}
-    for name in names:
-        if table is None or name not in table:
-            continue
-        path = ("commands", name)
-        found = ck.text_list(table[name], path)
-        for i, phrase in enumerate(found):
-            phrase = phrase.lower()
-            if not PHRASE_PATTERN.match(phrase):
-                ck.error(path + (i,), "must be words of letters and apostrophes only")
-            elif phrase in owner:
-                ck.error(path + (i,), f"phrase '{phrase}' already means '{owner[phrase]}'; a phrase can mean one command")
-            owner.setdefault(phrase, name)
-        phrases[Command(name)] = tuple(p.lower() for p in found)
+    phrases = _phrase_table(ck, data, "commands", Command, owner)
+    answers = _phrase_table(ck, data, "answers", Answer, owner)
     spotting = _spotting(ck, data.get("spotting", {}), owner)
     fillers = tuple(w.lower() for w in ck.text_list(data["fillers"], ("fillers",))) if "fillers" in data else ()
     for i, word in enumerate(fillers):
@@ -346,7 +348,29 @@ def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
             ck.error(("fillers", i), f"'{word}' is a command phrase ({owner[word]}); fillers are the words that are not")
     if ck.problems:
         return None
-    return Vocabulary(language, phrases, doc.file, spotting, fillers)
+    return Vocabulary(language, phrases, answers, doc.file, spotting, fillers)
+
+
+def _phrase_table(ck: _Checker, data: dict, key: str, kinds: type[Enum], owner: dict) -> dict:
+    """`key`'s mapping from every member of `kinds` to its phrases; `owner` (phrase -> name)
+    is shared between tables, so a phrase can mean only one thing."""
+    names = tuple(k.value for k in kinds)
+    table = ck.mapping(data[key], (key,), names) if key in data else None
+    found_all: dict = {}
+    for name in names:
+        if table is None or name not in table:
+            continue
+        path = (key, name)
+        found = ck.text_list(table[name], path)
+        for i, phrase in enumerate(found):
+            phrase = phrase.lower()
+            if not PHRASE_PATTERN.match(phrase):
+                ck.error(path + (i,), "must be words of letters and apostrophes only")
+            elif phrase in owner:
+                ck.error(path + (i,), f"phrase '{phrase}' already means '{owner[phrase]}'; a phrase can mean one thing")
+            owner.setdefault(phrase, name)
+        found_all[kinds(name)] = tuple(p.lower() for p in found)
+    return found_all
 
 
 def _spotting(ck: _Checker, value: Any, owner: dict) -> dict:

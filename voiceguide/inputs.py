@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import queue
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .audio import BLOCK_MS, INPUT_RATE, Pcm, resample
 from .errors import VoiceguideError
 from .outputs import resolve_device, sounddevice_module
+
+if TYPE_CHECKING:
+    from .clock import VirtualClock
 
 _EMPTY = np.zeros(0, dtype=np.int16)
 
@@ -57,6 +60,39 @@ class PcmInput:
         self._pos = len(self._samples)
 
 
+class ClockedInput:
+    """A simulated microphone: recorded audio from the session's time zero, released only as the
+    session clock passes it, then silence for as long as the session goes on."""
+
+    def __init__(self, pcm: Pcm, clock: "VirtualClock", block_ms: int = BLOCK_MS):
+        self._samples = resample(pcm, INPUT_RATE).samples
+        self._block = INPUT_RATE * block_ms // 1000
+        self._clock = clock
+        self._pos = 0
+        self._closed = False
+
+    def released_s(self) -> float:
+        """The end of the last whole block the clock has passed: what a microphone would have
+        delivered by now."""
+        blocks = int(self._clock.now() * INPUT_RATE / self._block + 1e-6)
+        return blocks * self._block / INPUT_RATE
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        if self._closed:
+            return None
+        end = self._pos + self._block
+        if not self._clock.wait_past(end / INPUT_RATE, timeout_s):
+            return _EMPTY
+        block = self._samples[self._pos : end]
+        if len(block) < self._block:
+            block = np.concatenate([block, np.zeros(self._block - len(block), np.int16)])
+        self._pos = end
+        return block
+
+    def close(self) -> None:
+        self._closed = True
+
+
 class SoundDeviceInput:
     """A microphone. The device callback only copies the block onto a queue."""
 
@@ -71,6 +107,7 @@ class SoundDeviceInput:
                 channels=1,
                 dtype="int16",
                 blocksize=INPUT_RATE * block_ms // 1000,
+                latency="low",
                 callback=self._callback,
             )
             self._stream.start()
@@ -89,5 +126,7 @@ class SoundDeviceInput:
         return np.frombuffer(data, dtype=np.int16)
 
     def close(self) -> None:
-        self._stream.abort()
-        self._stream.close()
+        """Stop recording; safe to call twice. read() then finds no audio arriving."""
+        if not self._stream.closed:
+            self._stream.abort()
+            self._stream.close()

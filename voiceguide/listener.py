@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
-from .audio import INPUT_RATE
-from .content import Command, Vocabulary
+from .audio import BLOCK_MS, INPUT_RATE
+from .content import Answer, Command, Vocabulary
 from .errors import UsageError
 from .inputs import AudioInput
 from .recognizers import SAFETY_COMMANDS, Heard, PocketsphinxSpotter, VoskRecognizer, key_phrases, load_vosk_model
@@ -26,12 +28,19 @@ DEDUP_S = 1.0
 """Seconds of audio within which the same command, heard again, is the same request."""
 READ_TIMEOUT_S = 0.1
 """How long the reader waits for a block before it checks whether it should stop."""
+STOP_TAIL_S = 0.5
+"""The spotter decides "stop" before the word ends, then often hears "pain" in what is left of it
+(in 16 of 24 espeak-ng stops), and the command paths "help". A pain from the same path, or any
+other command, this soon after a stop is that tail. Pain words were heard as stop-then-pain this
+close in 2 of 168 espeak-ng utterances; those 2 now count as stop."""
+DEAF_AFTER_S = 0.5
+"""No microphone audio, or a recognizer this far behind, for this long means the guide is deaf."""
 ENGINES = ("auto", "pocketsphinx", "vosk")
 
 
 @dataclass(frozen=True)
 class CommandEvent:
-    command: Command
+    command: Command | Answer
     text: str
     engine: str
     confidence: float
@@ -68,9 +77,9 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
     """The recognizers for a language, and the notices a person should see about them.
 
     English always gets the pocketsphinx safety spotter for stop and pain. The command recognizer
-    is vosk (every phrase, stop and pain too) when a model is given or installed for the language,
-    else pocketsphinx keyword spotting over the other commands (English only), with a notice
-    saying how to get the vosk model.
+    is vosk (every phrase, stop, pain and the answers too) when a model is given or installed for
+    the language, else pocketsphinx keyword spotting over the other commands and, separately,
+    the answers (English only), with a notice saying how to get the vosk model.
     """
     from .models import installed_model_for
 
@@ -92,8 +101,11 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
     elif english:
         # Stop and pain are left to the spotter: the same engine with the same settings would only
         # hear them twice, and every detection restarts the decoder, cutting off a phrase half heard.
+        # For the same reason the answers get a spotter of their own: short words like "no" fire
+        # often, and would cut off commands.
         others = tuple(c for c in vocab.phrases if c not in SAFETY_COMMANDS)
         paths.append(PocketsphinxSpotter(key_phrases(vocab, others), engine="pocketsphinx"))
+        paths.append(PocketsphinxSpotter(key_phrases(vocab, tuple(vocab.answers)), engine="pocketsphinx-answers"))
         if engine == "auto":
             notices.append(
                 "note: no vosk model for 'en' in models/; listening with pocketsphinx. For vosk, run "
@@ -108,21 +120,34 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
 
 
 class Listener:
-    """Reads audio and recognizes commands in background threads until the input ends or stop()."""
+    """Reads audio and recognizes commands in background threads until the input ends or stop().
 
-    def __init__(self, source: AudioInput, paths: list, events: queue.Queue):
+    `clock` is the session clock (seconds); the listener notes on it when audio last arrived, so
+    `deaf_because` can tell when the microphone has gone quiet. A simulated session passes its
+    virtual clock.
+    """
+
+    def __init__(self, source: AudioInput, paths: list, events: queue.Queue, clock: Callable[[], float] = time.monotonic):
         self._source = source
         self._events = events
+        self._clock = clock
         self._dedup = Dedup()
+        self._last_stop: dict = {None: -1e9}  # engine (None: any) -> audio time of its last stop
         self._stop = threading.Event()
         self._queues = [queue.Queue() for _ in paths]
+        self._engines = [p.engine for p in paths]
         self._threads = [threading.Thread(target=self._read, name="listener-read", daemon=True)] + [
-            threading.Thread(target=self._recognize, args=(p, q), name=f"listener-{p.engine}", daemon=True)
-            for p, q in zip(paths, self._queues)
+            threading.Thread(target=self._recognize, args=(i, p, q), name=f"listener-{p.engine}", daemon=True)
+            for i, (p, q) in enumerate(zip(paths, self._queues))
         ]
+        self._done_t = [0.0] * len(paths)  # audio seconds each path has fully processed
+        self._progress = threading.Condition()
+        self._ended = False
+        self.last_audio_at = clock()
         self.error: BaseException | None = None
 
     def start(self) -> "Listener":
+        self.last_audio_at = self._clock()
         for t in self._threads:
             t.start()
         return self
@@ -136,6 +161,35 @@ class Listener:
             t.join(timeout_s)
         return not any(t.is_alive() for t in self._threads)
 
+    def wait_until(self, t: float, timeout_s: float) -> bool:
+        """Wait until every path has processed the audio up to `t` seconds; False on timeout or
+        when the input has ended. A simulated session calls this before each block it plays, so
+        that what the person said is heard before the guide goes on, exactly as in real time."""
+        deadline = time.monotonic() + timeout_s
+        with self._progress:
+            while min(self._done_t, default=t) < t - 1e-6:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._ended or self.error is not None:
+                    return False
+                self._progress.wait(left)
+        return True
+
+    def deaf_because(self, now: float) -> tuple[str, str] | None:
+        """Why the guide cannot hear right now, as (kind, detail), or None when it can. kind is
+        "failed", "ended", "quiet" or "behind"."""
+        if self.error is not None:
+            return "failed", f"the speech recognizer failed: {self.error}"
+        if self._ended:
+            return "ended", "the microphone stream ended"
+        quiet_s = now - self.last_audio_at
+        if quiet_s > DEAF_AFTER_S:
+            return "quiet", f"no audio from the microphone for {quiet_s:.1f} s"
+        for engine, q in zip(self._engines, self._queues):
+            behind_s = q.qsize() * BLOCK_MS / 1000
+            if behind_s > DEAF_AFTER_S:
+                return "behind", f"the {engine} recognizer is {behind_s:.1f} s behind the microphone"
+        return None
+
     def _read(self) -> None:
         samples = 0
         try:
@@ -145,6 +199,7 @@ class Listener:
                     break
                 if not len(block):
                     continue
+                self.last_audio_at = self._clock()
                 samples += len(block)
                 t = samples / INPUT_RATE
                 for q in self._queues:
@@ -157,10 +212,24 @@ class Listener:
 
     def _emit(self, path, heard: list[Heard]) -> None:
         for h in heard:
+            if h.command is Command.STOP:
+                self._last_stop[path.engine] = self._last_stop[None] = h.t
+            elif h.command is Command.PAIN and h.t - self._last_stop.get(path.engine, -1e9) < STOP_TAIL_S:
+                continue
+            elif h.command not in SAFETY_COMMANDS and h.t - self._last_stop[None] < STOP_TAIL_S:
+                continue  # the command paths hear "help" and others in it too
             if self._dedup.admit(h):
                 self._events.put(CommandEvent(h.command, h.text, path.engine, h.confidence, h.t))
 
-    def _recognize(self, path, blocks: queue.Queue) -> None:
+    def _processed(self, index: int, t: float | None) -> None:
+        with self._progress:
+            if t is None:
+                self._ended = True
+            else:
+                self._done_t[index] = t
+            self._progress.notify_all()
+
+    def _recognize(self, index: int, path, blocks: queue.Queue) -> None:
         last_t = 0.0
         try:
             while True:
@@ -169,11 +238,14 @@ class Listener:
                     return
                 if item is None:
                     self._emit(path, path.finish(last_t))
+                    self._processed(index, None)
                     return
                 block, last_t = item
                 self._emit(path, path.accept(block, last_t))
+                self._processed(index, last_t)
         except BaseException as exc:
             self.error = exc
+            self._processed(index, None)
 
 
 def listen_to(source: AudioInput, paths: list) -> list[CommandEvent]:

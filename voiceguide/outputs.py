@@ -7,12 +7,15 @@ side, so events carry audio time rather than wall-clock readings.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .audio import BLOCK_MS, OUTPUT_RATE, Pcm, write_wav
 from .errors import UsageError, VoiceguideError
+
+if TYPE_CHECKING:
+    from .clock import VirtualClock
 
 
 class AudioOutput(Protocol):
@@ -63,10 +66,32 @@ class WavOutput(MemoryOutput):
         self.path = path
 
     def close(self) -> None:
-        try:
-            write_wav(self.path, Pcm(self.samples, self.rate))
-        except OSError as exc:
-            raise VoiceguideError(f"cannot write {self.path}: {exc.strerror}; check the folder exists and is writable") from None
+        _save(self.path, Pcm(self.samples, self.rate))
+
+
+class SimulatedOutput(MemoryOutput):
+    """The output of a simulated session: every block written moves the virtual clock on by its
+    length, as a real device would take that long to play it. Writes a WAV file when closed."""
+
+    def __init__(self, clock: "VirtualClock", path: Path | None = None, rate: int = OUTPUT_RATE):
+        super().__init__(rate)
+        self.clock = clock
+        self.path = path
+
+    def write(self, block: np.ndarray) -> None:
+        super().write(block)
+        self.clock.advance_to(self.position / self.rate)
+
+    def close(self) -> None:
+        if self.path is not None:
+            _save(self.path, Pcm(self.samples, self.rate))
+
+
+def _save(path: Path, pcm: Pcm) -> None:
+    try:
+        write_wav(path, pcm)
+    except OSError as exc:
+        raise VoiceguideError(f"cannot write {path}: {exc.strerror}; check the folder exists and is writable") from None
 
 
 class NullOutput:
@@ -147,6 +172,7 @@ class SoundDeviceOutput:
         self.position = 0
         index = resolve_device(device, "outputs")
         name = device if device is not None else "default"
+        self._sd, self._name = sd, name
         try:
             self._stream = sd.OutputStream(
                 samplerate=rate, channels=1, dtype="int16", blocksize=rate * BLOCK_MS // 1000, latency="low", device=index
@@ -158,9 +184,15 @@ class SoundDeviceOutput:
         self.latency_s = float(self._stream.latency)
 
     def write(self, block: np.ndarray) -> None:
-        if not self._stream.active:
-            self._stream.start()
-        self._stream.write(block)
+        try:
+            if not self._stream.active:
+                self._stream.start()
+            self._stream.write(block)
+        except self._sd.PortAudioError as exc:
+            raise VoiceguideError(
+                f"the output device '{self._name}' stopped working ({exc}); check the speaker is connected and "
+                "see `voiceguide devices`"
+            ) from None
         self.position += len(block)
 
     def discard(self) -> None:

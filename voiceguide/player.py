@@ -60,7 +60,8 @@ class Player:
         self.block = output.rate * block_ms // 1000
         self.volume = 1.0
         """Gain for the blocks written from now on, 0.0 to 1.0."""
-        self._on_event = on_event or (lambda event: None)
+        self.on_event = on_event or (lambda event: None)
+        """Called on the playing thread for every cue started or finished, and every silencing."""
         # Two plain flags rather than a lock: stop() must be callable from a signal handler, which
         # would deadlock on a lock the interrupted thread holds. Setting a bool is atomic.
         self._stop = False
@@ -84,12 +85,16 @@ class Player:
         return None
 
     def _emit(self, kind: EventKind, index: int) -> None:
-        self._on_event(PlayerEvent(kind, index, self.output.position, self.output.rate))
+        self.on_event(PlayerEvent(kind, index, self.output.position, self.output.rate))
 
-    def play(self, segments: Sequence[Segment], start: int = 0, offset: int = 0) -> Halt:
+    def play(
+        self, segments: Sequence[Segment], start: int = 0, offset: int = 0, before_block: Callable[[], None] | None = None
+    ) -> Halt:
         """Play segments from (start, offset) until the end, or a stop or pause request.
 
         A request made while nothing is playing is honoured by the next play(), at once.
+        `before_block` runs before every block, on this thread: the session's controller reads
+        the listener's events there, so a command acts before the next block is written.
         """
         out = self.output
         for index in range(start, len(segments)):
@@ -97,6 +102,8 @@ class Player:
             if offset == 0:
                 self._emit(EventKind.CUE_STARTED, index)
             while offset < segment.samples:
+                if before_block is not None:
+                    before_block()
                 request = self._take_request()
                 if request is not None:
                     out.discard()

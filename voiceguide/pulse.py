@@ -205,6 +205,16 @@ class MonitorRecorder:
             chunks = [c for _, c in self._chunks]
         return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
 
+    def timed(self) -> tuple[np.ndarray, np.ndarray]:
+        """Everything recorded so far, and the monotonic time at which each sample was heard."""
+        with self._lock:
+            chunks = list(self._chunks)
+        if not chunks:
+            return np.zeros(0, np.int16), np.zeros(0)
+        samples = np.concatenate([c for _, c in chunks])
+        times = np.concatenate([stamp - (len(c) - 1 - np.arange(len(c))) / INPUT_RATE for stamp, c in chunks])
+        return samples, times
+
     def sound_times(self, threshold: int = 300) -> np.ndarray:
         """Monotonic arrival time of every sample louder than `threshold`."""
         with self._lock:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import INPUT_RATE
-from .content import Command, Vocabulary
+from .content import Answer, Command, Vocabulary
 from .errors import UsageError, VoiceguideError
 
 SAFETY_COMMANDS = (Command.STOP, Command.PAIN)
@@ -38,7 +38,7 @@ VOSK_MIN_CONFIDENCE = 0.5
 
 @dataclass(frozen=True)
 class Heard:
-    command: Command
+    command: Command | Answer
     text: str  # the phrase heard
     confidence: float  # 0..1
     t: float  # seconds of audio at the end of the block in which it was decided
@@ -47,20 +47,21 @@ class Heard:
 @dataclass(frozen=True)
 class KeyPhrase:
     phrase: str
-    command: Command
+    command: Command | Answer
     phones: str  # ARPAbet, as in the pocketsphinx dictionary
     threshold_exp: int  # detect when the phrase beats the phone loop by 10**threshold_exp
 
 
-def key_phrases(vocab: Vocabulary, commands: tuple[Command, ...] | None = None) -> list[KeyPhrase]:
-    """The vocabulary's phrases for `commands` (default all), with their tuned spotting settings.
+def key_phrases(vocab: Vocabulary, commands: tuple | None = None) -> list[KeyPhrase]:
+    """The vocabulary's phrases for `commands` (commands and answers; default all), with their
+    tuned spotting settings.
 
     A phrase is spotted with its dictionary pronunciation and with each extra pronunciation the
     vocabulary gives; each has its own threshold.
     """
     lookup = _dictionary()
     found = []
-    for command, phrases in vocab.phrases.items():
+    for command, phrases in vocab.meanings().items():
         if commands is not None and command not in commands:
             continue
         for phrase in phrases:
@@ -176,7 +177,7 @@ class VoskRecognizer:
 
     def __init__(self, model, vocab: Vocabulary, min_confidence: float = VOSK_MIN_CONFIDENCE):
         vosk = _vosk()
-        self._owner = {tuple(p.split()): c for c, phrases in vocab.phrases.items() for p in phrases}
+        self._owner = {tuple(p.split()): c for c, phrases in vocab.meanings().items() for p in phrases}
         known = {w for p in self._owner for w in p}
         missing = sorted(w for w in known if model.vosk_model_find_word(w) < 0)
         if missing:

@@ -142,14 +142,15 @@ def narration_texts(library) -> list[str]:
 
 
 def _phrases(vocab, commands) -> list[tuple[str, str]]:
-    return [(p, c.value) for c, phrases in vocab.phrases.items() if c.value in commands for p in phrases]
+    return [(p, c.value) for c, phrases in vocab.meanings().items() if c.value in commands for p in phrases]
 
 
 def english_sets(library, vocab) -> dict[str, SpeechSet]:
     """The English test speech: stop and pain in every voice, speed and pitch, clean and at 20 and
-    10 dB SNR; the other commands in every voice; the routines' narration in two voices."""
+    10 dB SNR; the other commands and the answers in every voice; the routines' narration in two
+    voices."""
     safety = build(_phrases(vocab, SAFETY), gap_s=0.6)
-    others = [c.value for c in vocab.phrases if c.value not in SAFETY]
+    others = [c.value for c in vocab.meanings() if c.value not in SAFETY]
     return {
         "safety": safety,
         "safety_20db": with_noise(safety, 20, seed=1),
@@ -165,3 +166,20 @@ def korean_sets(vocab) -> dict[str, SpeechSet]:
         "safety": build(_phrases(vocab, SAFETY), KOREAN_VOICES, gap_s=0.6),
         "narration": build([(t, None) for t in KOREAN_NARRATION], KOREAN_VOICES, (150, 190), (50,), gap_s=0.3),
     }
+
+
+def person(lines: list[tuple[float, str]], voice: str = "en-us", speed: int = 150, length_s: float | None = None) -> tuple[Pcm, list[float]]:
+    """A synthesized person's microphone track: each (second, text) spoken starting at that second,
+    silence between. Returns the track and the second at which each line's sound ends."""
+    ends = []
+    parts: list[tuple[int, np.ndarray]] = []
+    for at, text in lines:
+        samples = espeak(text, voice, speed)
+        start = round(at * INPUT_RATE)
+        parts.append((start, samples))
+        ends.append((start + sound_span(samples)[1]) / INPUT_RATE)
+    total = max([s + len(x) for s, x in parts] + [round((length_s or 0) * INPUT_RATE)])
+    track = np.zeros(total, np.int16)
+    for start, samples in parts:
+        track[start : start + len(samples)] = samples
+    return Pcm(track, INPUT_RATE), ends

@@ -30,6 +30,8 @@ _PHASES = (("Breathe in", "inhale_s"), ("Hold", "hold_s"), ("Breathe out", "exha
 class CueKind(str, Enum):
     SPEECH = "speech"
     SILENCE = "silence"
+    HOLD = "hold"
+    """A held position: silence, like SILENCE, but the person is holding still meanwhile."""
     TONE = "tone"
 
 
@@ -117,7 +119,7 @@ def _step_cues(s: Step, step: int) -> list[Cue]:
                 cues.extend(_breathing_cues(s.breathing, step))
             if s.hold_s > 0:
                 cues.append(speech(f"Hold for {_seconds_text(s.hold_s)} seconds.", step))
-                cues.append(silence(round(s.hold_s * 1000), step))
+                cues.append(Cue(CueKind.HOLD, ms=round(s.hold_s * 1000), step=step))
                 cues.append(Cue(CueKind.TONE, ms=TONE_MS, step=step))
     cues.append(silence(STEP_GAP_MS, step))
     return cues
@@ -125,7 +127,7 @@ def _step_cues(s: Step, step: int) -> list[Cue]:
 
 def compile_routine(routine: Routine, routines: Mapping[str, Routine] | None = None) -> Timeline:
     """The timeline of a session of `routine`, wrapped in its warm-up and cool-down when
-    `routines` is given to look them up in."""
+    `routines` is given to look them up in. Each part opens with its title and precautions."""
     parts = [routine]
     if routines is not None:
         if routine.warmup:
@@ -137,6 +139,9 @@ def compile_routine(routine: Routine, routines: Mapping[str, Routine] | None = N
     for part in parts:
         cues.append(speech(part.title))
         cues.append(silence(STEP_GAP_MS))
+        if part.precautions:
+            cues.extend(speech(text) for text in part.precautions)
+            cues.append(silence(STEP_GAP_MS))
         for index, s in enumerate(part.steps):
             cues.extend(_step_cues(s, len(steps)))
             steps.append(StepRef(part.id, index))

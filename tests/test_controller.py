@@ -1,0 +1,379 @@
+"""The session controller, transition by transition, on a virtual clock.
+
+The listener, player, speech bank, history and log are the real ones; the recognizer is scripted
+(it "hears" a command a set time after the guide starts saying a given text) and speech is a tone
+per text, so each test is about the controller's decisions and runs in well under a second of
+real time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voiceguide.audio import BLOCK_MS, INPUT_RATE, OUTPUT_RATE, Pcm, tone
+from voiceguide.clock import VirtualClock
+from voiceguide.content import Answer, Command, load_library
+from voiceguide.controller import State, Timing
+from voiceguide.history import History
+from voiceguide.inputs import ClockedInput
+from voiceguide.outputs import SimulatedOutput
+from voiceguide.recognizers import Heard
+from voiceguide.session import Session, SessionLog, SessionOptions, SessionParts, run_routine
+from voiceguide.tts import SpeechCache
+
+from .routine_yaml import write
+
+FAST = Timing(resume_window_s=3.0, pause_timeout_s=4.0, answer_window_s=2.0)
+WORD_S = 0.25
+
+ROUTINE = """\
+id: test-routine
+title: Test routine
+description: A short routine for tests.
+precautions: [Move gently.]
+screening: []
+safety_message: Let's end here and rest.
+closing: That's all.
+steps:
+  - say: Sit tall.
+  - say: Lean back slowly.
+    hold: 6
+  - say: Come up again.
+"""
+
+
+class ToneSynth:
+    """Speech stand-in: a tone a quarter second per word (scaled by the rate), distinct per text."""
+
+    def render(self, texts, settings):
+        out = []
+        for text in texts:
+            ms = round(1000 * WORD_S * len(text.split()) * 150 / settings.rate_wpm)
+            out.append(Pcm(tone(ms, OUTPUT_RATE, 200 + hash(text) % 400, 0.3), OUTPUT_RATE))
+        return out
+
+
+class Says:
+    """One scripted utterance: `command` is heard `delay_s` after the guide starts saying `after`
+    (its `nth` time), or at `at_s` on the session clock."""
+
+    def __init__(self, command, after: str | None = None, delay_s: float = 0.5, nth: int = 1, at_s: float | None = None, text: str | None = None):
+        self.command, self.after, self.delay_s, self.nth, self.at_s = command, after, delay_s, nth, at_s
+        self.text = text or command.value
+
+    def due(self, records) -> float | None:
+        if self.at_s is not None:
+            return self.at_s
+        starts = [r["t"] for r in records if r["type"] == "cue_started" and r.get("text") == self.after]
+        return starts[self.nth - 1] + self.delay_s if len(starts) >= self.nth else None
+
+
+class ScriptedPath:
+    engine = "scripted"
+
+    def __init__(self, script: list[Says], log: SessionLog, fail_at_s: float | None = None):
+        self._script = list(script)
+        self._log = log
+        self._fail_at = fail_at_s
+
+    def accept(self, block, t):
+        if self._fail_at is not None and t >= self._fail_at:
+            raise RuntimeError("decoder crashed")
+        heard = []
+        for says in list(self._script):
+            due = says.due(self._log.records)
+            if due is not None and t >= due:
+                self._script.remove(says)
+                heard.append(Heard(says.command, says.text, 1.0, t))
+        return heard
+
+    def finish(self, t):
+        return []
+
+
+class GoesQuiet(ClockedInput):
+    """A microphone that delivers nothing after `quiet_s` (a pulled cable)."""
+
+    def __init__(self, clock, quiet_s: float):
+        super().__init__(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), clock)
+        self._quiet_at = quiet_s
+
+    def released_s(self):
+        return min(super().released_s(), self._quiet_at)
+
+    def read(self, timeout_s):
+        if self._clock.now() >= self._quiet_at:
+            self._clock.wait_past(1e9, timeout_s)
+            return np.zeros(0, np.int16)
+        return super().read(timeout_s)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_library()
+
+
+@pytest.fixture
+def guide(tmp_path, shipped):
+    """guide(script, routine_yaml=ROUTINE, ...) runs one session; returns (results, records, session)."""
+    cache = SpeechCache(ToneSynth, engine_version="tones", folder=tmp_path / "speech")
+    history = History(tmp_path / "history.sqlite3")
+
+    def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, fail_at_s=None, interrupt_at_s=None):
+        local = load_library([write(tmp_path, routine_yaml)], base=shipped)
+        assert not local.errors, [str(p) for p in local.errors]
+        routine = next(iter(local.routines.values()))
+        clock = VirtualClock()
+        output = SimulatedOutput(clock)
+        silence = Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)
+        mic = GoesQuiet(clock, quiet_s) if quiet_s is not None else ClockedInput(silence, clock)
+        log = SessionLog(clock)
+        path = ScriptedPath(list(script), log, fail_at_s)
+        session = Session(
+            SessionParts(output, mic, clock, simulated=True), shipped.vocabularies["en"], SessionOptions(timing=timing),
+            log, history, cache, paths=[path],
+        )
+        if interrupt_at_s is not None:
+            path.accept = _interrupting(path.accept, session, interrupt_at_s)
+        session.start()
+        try:
+            results = run_routine(session, routine, {**shipped.routines, **local.routines})
+        finally:
+            session.close()
+        return results, log.records, session
+
+    run.history = history
+    return run
+
+
+def _interrupting(accept, session, at_s):
+    def wrapped(block, t):
+        if t >= at_s and session._interrupt is None:
+            session.interrupt(15)  # as the SIGTERM handler does, from another thread
+        return accept(block, t)
+
+    return wrapped
+
+
+def spoken(records, since: float = 0.0) -> list[str]:
+    return [r["text"] for r in records if r["type"] == "cue_started" and r.get("kind") == "speech" and r["t"] >= since]
+
+
+def first(records, kind: str, **match) -> dict:
+    return next(r for r in records if r["type"] == kind and all(r.get(k) == v for k, v in match.items()))
+
+
+def states(session) -> list[State]:
+    return [s for _, s in session.controller.states]
+
+
+# --- the whole routine, and the ends -------------------------------------------------------------
+
+
+def test_a_session_with_no_commands_speaks_everything_and_completes(guide):
+    (result,), records, session = guide()
+    assert result.outcome == "completed"
+    assert spoken(records) == ["Test routine", "Move gently.", "Sit tall.", "Lean back slowly.", "Hold for 6 seconds.",
+                               "Come up again.", "That's all."]
+    assert states(session) == [State.SPEAKING, State.HOLDING, State.SPEAKING, State.FINISHED]
+    assert records[-1]["type"] == "ended" and records[-1]["outcome"] == "completed"
+    (row,) = guide.history.sessions()
+    assert row.outcome == "completed" and row.ended is not None
+
+
+def test_stop_silences_before_the_next_block_and_resume_restarts_the_step(guide):
+    script = [Says(Command.STOP, after="Lean back slowly.", delay_s=0.4), Says(Command.RESUME, at_s=None, after="Stopped. Say resume within 3 seconds to pick up from the start of this step.", delay_s=4.0)]
+    (result,), records, session = guide(script)
+    heard = first(records, "command", command="stop")
+    silenced = first(records, "silenced")
+    assert 0 <= silenced["t"] - heard["heard_at"] <= BLOCK_MS / 1000 + 1e-3
+    assert result.outcome == "completed"
+    after = spoken(records, since=silenced["t"])
+    assert after[:3] == ["Stopped. Say resume within 3 seconds to pick up from the start of this step.", "Lean back slowly.", "Hold for 6 seconds."]
+    assert State.STOPPED in states(session) and states(session)[-1] is State.FINISHED
+
+
+def test_stop_without_resume_ends_the_session_as_stopped(guide):
+    (result,), records, session = guide([Says(Command.STOP, after="Sit tall.", delay_s=0.2)])
+    assert result.outcome == "stopped"
+    assert spoken(records)[-1] == "I'll end the session here. Take care."
+    assert states(session)[-1] is State.STOPPED
+    assert guide.history.sessions()[-1].outcome == "stopped"
+    assert [c["command"] for c in guide.history.sessions()[-1].commands] == ["stop"]
+
+
+def test_pain_in_a_hold_gives_the_safety_message_and_nothing_brings_the_routine_back(guide):
+    script = [Says(Command.PAIN, after="Hold for 6 seconds.", delay_s=2.5), Says(Command.RESUME, after="Hold for 6 seconds.", delay_s=3.5),
+              Says(Command.NEXT, after="Hold for 6 seconds.", delay_s=5.0)]
+    (result,), records, session = guide(script)
+    heard = first(records, "command", command="pain")
+    silenced = first(records, "silenced")
+    assert 0 <= silenced["t"] - heard["heard_at"] <= BLOCK_MS / 1000 + 1e-3
+    assert spoken(records, since=heard["t"]) == ["Let's end here and rest."]
+    assert result.outcome == "pain" and states(session)[-2:] == [State.HOLDING, State.ENDED_BY_PAIN]
+    assert records[-1] == {**records[-1], "type": "ended", "outcome": "pain"}
+    assert not any(r["type"] == "cue_started" and r["t"] > records[-1]["t"] for r in records)
+
+
+def test_stop_cuts_the_safety_message_short_but_the_outcome_stays_pain(guide):
+    script = [Says(Command.PAIN, after="Sit tall.", delay_s=0.2), Says(Command.STOP, after="Let's end here and rest.", delay_s=0.3)]
+    (result,), records, _ = guide(script)
+    assert result.outcome == "pain"
+    assert [r["type"] for r in records].count("silenced") == 2
+
+
+def test_pause_waits_and_resume_picks_up_the_hold_where_it_was(guide):
+    script = [Says(Command.PAUSE, after="Hold for 6 seconds.", delay_s=3.0), Says(Command.RESUME, after="Paused. Say resume when you're ready.", delay_s=2.5)]
+    (result,), records, session = guide(script)
+    assert result.outcome == "completed"
+    assert State.PAUSED in states(session)
+    resumed_at = first(records, "command", command="resume")["t"]
+    # Paused 2 s into the 6 s hold (its announcement lasts 1 s): after the earcon (0.2 s), the
+    # remaining 4 s of the hold, then its closing chime.
+    chimes = [r["t"] for r in records if r["type"] == "cue_started" and r.get("kind") == "tone" and r["t"] >= resumed_at]
+    assert chimes[1] - resumed_at == pytest.approx(0.2 + 4.0, abs=0.03)
+    assert "Come up again." in spoken(records, since=resumed_at)
+
+
+def test_a_pause_that_lasts_too_long_ends_the_session(guide):
+    (result,), records, _ = guide([Says(Command.PAUSE, after="Sit tall.", delay_s=0.2)])
+    assert result.outcome == "stopped" and spoken(records)[-1] == "I'll end the session here. Take care."
+
+
+@pytest.mark.parametrize(
+    "command, after, expected",
+    [
+        (Command.NEXT, "Sit tall.", ["Lean back slowly."]),
+        (Command.BACK, "Come up again.", ["Lean back slowly."]),
+        (Command.REPEAT, "Hold for 6 seconds.", ["Lean back slowly."]),
+        (Command.NEXT, "That's all.", ["That's all."]),
+    ],
+)
+def test_next_back_and_repeat_move_by_whole_steps(guide, command, after, expected):
+    (result,), records, _ = guide([Says(command, after=after, delay_s=0.3)])
+    heard = first(records, "command", command=command.value)
+    assert spoken(records, since=heard["t"])[: len(expected)] == expected
+    assert result.outcome == "completed"
+
+
+def test_slower_and_faster_change_the_rate_from_the_next_cue(guide):
+    (_, records, session) = guide([Says(Command.SLOWER, after="Sit tall.", delay_s=0.2), Says(Command.SLOWER, after="Come up again.", delay_s=0.2)])
+    assert session.controller.bank.settings.rate_wpm == 100
+    after = spoken(records, since=first(records, "command", command="slower")["t"])
+    assert after[:2] == ["Taking more time now.", "Sit tall."]
+    _, records, session = guide([Says(Command.FASTER, after="Sit tall.", delay_s=0.2)])
+    assert session.controller.bank.settings.rate_wpm == 175
+
+
+def test_louder_and_softer_change_the_volume_with_a_spoken_confirmation(guide):
+    _, records, session = guide([Says(Command.LOUDER, after="Sit tall.", delay_s=0.2), Says(Command.LOUDER, after="Come up again.", delay_s=0.2)])
+    assert session.player.volume == 1.0
+    assert "Is this easier to hear?" in spoken(records) and "This is as loud as I go." in spoken(records)
+    _, records, session = guide([Says(Command.SOFTER, after="Sit tall.", delay_s=0.2)])
+    assert session.player.volume == pytest.approx(0.8 / 1.25)
+    assert "Turning it down." in spoken(records)
+
+
+def test_help_and_time_left_answer_then_pick_up_again(guide, shipped):
+    _, records, _ = guide([Says(Command.HELP, after="Sit tall.", delay_s=0.2), Says(Command.TIME_LEFT, after="Come up again.", delay_s=0.2)])
+    said = spoken(records)
+    assert said[said.index("Sit tall.") + 1].startswith("Say stop at any time and I stop at once. If anything hurts, say pain.")
+    assert said[said.index("Sit tall.") + 2] == "Sit tall."
+    assert "Less than a minute left." in said
+
+
+def test_every_command_is_confirmed_by_the_earcon(guide):
+    _, records, _ = guide([Says(Command.REPEAT, after="Sit tall.", delay_s=0.2)])
+    heard = first(records, "command", command="repeat")
+    chime = next(r for r in records if r["type"] == "cue_started" and r["t"] >= heard["t"])
+    assert chime["kind"] == "tone" and chime["t"] - heard["heard_at"] <= BLOCK_MS / 1000 + 1e-3
+
+
+# --- screening, and the frequency guard -------------------------------------------------------------
+
+SCREENED = ROUTINE.replace("screening: []", """screening:
+  - ask: Are you pregnant?
+    reason: Not advised during pregnancy.
+  - ask: Is your back sore right now?
+    reason: A sore back needs a professional first.""")
+INTRO = "Before we start, a few questions about your health. Please answer each one out loud, with yes or no."
+
+
+def test_screening_all_no_starts_the_routine_and_remembers_the_answers(guide):
+    script = [Says(Answer.NO, after="Are you pregnant?", delay_s=1.5), Says(Answer.NO, after="Is your back sore right now?", delay_s=1.5)]
+    (result,), records, session = guide(script, SCREENED)
+    assert spoken(records)[:4] == [INTRO, "Are you pregnant?", "Is your back sore right now?", "Thank you."]
+    assert result.outcome == "completed" and states(session)[:2] == [State.SCREENING, State.SPEAKING]
+    assert result.answers == {"Are you pregnant?": "no", "Is your back sore right now?": "no"}
+    (_, records, _) = guide([], SCREENED)  # answered within 30 days: not asked again
+    assert INTRO not in spoken(records)
+
+
+def test_a_yes_declines_says_why_and_offers_the_warm_up(guide):
+    script = [Says(Answer.NO, after="Are you pregnant?", delay_s=1.5), Says(Answer.YES, after="Is your back sore right now?", delay_s=1.5),
+              Says(Answer.YES, after="The gentle warm-up is fine to do instead. Would you like to do it now?", delay_s=5.0),
+              Says(Answer.NO, after="Is any part of your back or neck sore or uncomfortable right now?", delay_s=4.0)]
+    results, records, _ = guide(script, SCREENED)
+    said = spoken(records)
+    assert said[3].startswith("A sore back needs a professional first. So I won't guide you")
+    assert results[0].outcome == "declined" and results[0].offer_accepted
+    assert results[1].outcome == "completed" and "Gentle warm-up" in said
+    assert [r.outcome for r in guide.history.sessions()] == ["declined", "completed"]
+    # The "yes" is kept: the next session declines at once, without asking again.
+    (result, *_), records, _ = guide([], SCREENED)
+    assert result.outcome == "declined" and INTRO not in spoken(records)
+
+
+def test_no_answer_at_all_declines_to_be_safe(guide):
+    (result, *_), records, _ = guide([], SCREENED)
+    assert spoken(records)[1:4] == ["Are you pregnant?", "I didn't catch an answer.", "Are you pregnant?"]
+    assert "I didn't hear an answer, so to be safe I won't start this routine." in spoken(records)
+    assert result.outcome == "declined" and not result.offer_accepted
+
+
+def test_stop_during_screening_then_resume_asks_the_question_again(guide):
+    script = [Says(Command.STOP, after="Are you pregnant?", delay_s=0.2), Says(Command.RESUME, after="Are you pregnant?", delay_s=2.0),
+              Says(Answer.NO, after="Are you pregnant?", nth=2, delay_s=1.5), Says(Answer.NO, after="Is your back sore right now?", delay_s=1.5)]
+    (result,), records, _ = guide(script, SCREENED)
+    assert spoken(records).count("Are you pregnant?") == 2 and result.outcome == "completed"
+
+
+def test_the_frequency_guard_declines_a_release_done_too_often(guide):
+    limited = ROUTINE.replace("screening: []", "screening: []\nmax_per_day: 2")
+    for _ in range(2):
+        (result,), _, _ = guide([], limited)
+        assert result.outcome == "completed"
+    (result,), records, _ = guide([], limited)
+    assert result.outcome == "declined"
+    assert spoken(records) == ["You have done the test routine twice in the last day. Releasing your back too often strains it, so let's leave it until tomorrow."]
+
+
+# --- fail safe and signals ---------------------------------------------------------------------------
+
+
+def test_when_the_microphone_goes_quiet_the_guide_pauses_within_half_a_second_and_says_why(guide):
+    (result,), records, session = guide(quiet_s=3.0)
+    deaf = next(r for r in records if r["type"] == "cue_started" and r.get("text", "").startswith("I can't hear you any more"))
+    assert "no sound is coming from the microphone" in deaf["text"]
+    silenced = first(records, "silenced")
+    assert 3.5 <= silenced["t"] <= 3.5 + 0.1
+    assert State.PAUSED in states(session)
+    assert result.outcome == "error"  # it never heard again, so the pause ran out
+    assert "Come up again." not in spoken(records)
+
+
+def test_a_failed_recognizer_pauses_the_guide(guide):
+    (result,), records, _ = guide(fail_at_s=2.0)
+    deaf = next(r for r in records if r["type"] == "cue_started" and r.get("text", "").startswith("I can't hear you any more"))
+    assert "the speech recognizer stopped working" in deaf["text"] and 2.0 <= deaf["t"] <= 2.1
+    assert result.outcome == "error"
+
+
+def test_a_signal_silences_at_once_ends_as_stopped_and_writes_history(guide):
+    (result,), records, _ = guide(interrupt_at_s=2.0)
+    assert result.signal == 15 and result.outcome == "stopped"
+    silenced = first(records, "silenced")
+    assert 2.0 <= silenced["t"] <= 2.0 + 2 * BLOCK_MS / 1000
+    assert records[-1]["type"] == "ended" and not any(r["type"] == "cue_started" for r in records if r["t"] > silenced["t"])
+    assert guide.history.sessions()[-1].outcome == "stopped"

@@ -1,0 +1,149 @@
+"""Whole sessions through real devices: `voiceguide run` in a child process plays into a PulseAudio
+null sink and listens to another, where a synthesized person (espeak-ng) speaks; real pocketsphinx
+hears them. The person's words and the guide's reactions are timed on both sinks' monitors."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from voiceguide import speechset
+from voiceguide.rehearsal import Rehearsal
+
+from .conftest import run_cli
+
+LONG_STEP = (
+    "Sit on a sturdy chair with your feet flat on the floor, about hip width apart, and let your "
+    "shoulders drop slowly away from your ears while your breathing settles."
+)
+ROUTINE = f"""\
+id: practice
+title: Practice
+description: A routine for the end-to-end tests.
+precautions: [Move gently.]
+screening: []
+safety_message: Let's end here. Ease out of the position and rest. If it keeps hurting, see a doctor.
+closing: Done.
+steps:
+  - say: {LONG_STEP}
+    hold: 20
+"""
+SCREENED = ROUTINE.replace("screening: []", "screening:\n  - ask: Are you pregnant?\n    reason: Not advised during pregnancy.")
+REACTION_S = 0.300
+"""From the end of the person's word to the guide's silence (its earcon starts as the speech stops)."""
+
+
+@pytest.fixture
+def routine_file(tmp_path):
+    def make(text=ROUTINE):
+        path = tmp_path / "practice.yaml"
+        path.write_text(text)
+        return str(path)
+
+    return make
+
+
+def history(data_dir) -> list[dict]:
+    result = run_cli("history", "--json", env={"XDG_DATA_HOME": str(data_dir)})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_stop_mid_sentence_silences_within_300_ms(pulse, routine_file, tmp_path):
+    stop = speechset.espeak("stop", "en-us", 150)
+    with Rehearsal(pulse, routine_file(), tmp_path) as r:
+        began = r.wait_for("guide: Sit on a sturdy chair", timeout_s=60)
+        word_end = r.say_at(began + 2.0, stop)
+        assert r.sounding(word_end - 0.3, word_end), "the guide was not speaking when the person said stop"
+        silent_at = r.earcon_after(word_end - 0.5)
+        assert silent_at is not None, "no earcon: the stop was not acted on"
+        assert silent_at - word_end <= REACTION_S
+        r.wait_for(r"guide: Stopped\. Say resume", timeout_s=5)
+        assert r.signal(signal.SIGTERM) == 143
+    (row,) = history(tmp_path)
+    heard = [c["command"] for c in row["commands"]]
+    assert row["outcome"] == "stopped" and heard[0] == "stop" and "pain" not in heard, heard
+
+
+def test_pain_mid_hold_silences_gives_the_safety_message_and_never_resumes(pulse, routine_file, tmp_path):
+    pain, resume = speechset.espeak("pain", "en-us", 150), speechset.espeak("resume", "en-us", 150)
+    with Rehearsal(pulse, routine_file(), tmp_path) as r:
+        hold = r.wait_for(r"guide: Hold for 20 seconds\.", timeout_s=60)
+        word_end = r.say_at(hold + 3.0, pain)
+        silent_at = r.earcon_after(word_end - 0.5)
+        assert silent_at is not None and silent_at - word_end <= REACTION_S
+        r.wait_for("guide: Let's end here. Ease out of the position", timeout_s=5)
+        r.say(resume)  # nothing brings it back
+        assert r.process.wait(timeout=30) == 0
+        r.wait_for("session ended: pain", timeout_s=1)
+        heard = next(i for i, (_, line) in enumerate(r.captions) if "(pain)" in line)
+        later = [line for _, line in r.captions[heard + 1 :] if "guide:" in line]
+        assert later and all(any(k in line for k in ("(silenced)", "(chime)", "Let's end here")) for line in later), later
+    (row,) = history(tmp_path)
+    assert row["outcome"] == "pain" and "pain" in [c["command"] for c in row["commands"]] and row["ended"]
+
+
+def test_a_screening_yes_declines_the_routine(pulse, routine_file, tmp_path):
+    yes = speechset.espeak("yes", "en-us", 150)
+    with Rehearsal(pulse, routine_file(SCREENED), tmp_path) as r:
+        asked = r.wait_for("guide: Are you pregnant?", timeout_s=60)
+        r.say_at(asked + 2.0, yes)
+        # "yes" is heard about four times in five (see the listening figures); a person who is not
+        # heard is asked again, and answers again.
+        reply = r.wait_for("Not advised during pregnancy|I didn't catch an answer", timeout_s=10)
+        if "catch" in r.captions[-1][1] or not any("Not advised" in line for _, line in r.captions):
+            again = r.wait_for("guide: Are you pregnant?", timeout_s=10, after=reply)
+            r.say_at(again + 2.0, yes)
+        r.wait_for("guide: Not advised during pregnancy. So I won't guide you", timeout_s=10)
+        assert r.process.wait(timeout=40) == 0
+    (row,) = history(tmp_path)
+    assert row["outcome"] == "declined"
+
+
+def test_killing_the_input_stream_pauses_the_guide_and_says_why(pulse, tmp_path, monkeypatch):
+    """In this process, so the test can kill the session's own PortAudio input stream (through
+    PulseAudio, killing or corking a recording stream also breaks the process's playback)."""
+    import queue
+    import threading
+    import time
+
+    from voiceguide.content import load_library
+    from voiceguide.history import History
+    from voiceguide.session import Session, SessionLog, SessionOptions, real_parts, run_routine
+
+    monkeypatch.setenv("PULSE_SINK", "guide")
+    monkeypatch.setenv("PULSE_SOURCE", "mic.monitor")
+    shipped = load_library()
+    (tmp_path / "practice.yaml").write_text(ROUTINE)
+    local = load_library([tmp_path / "practice.yaml"], base=shipped)
+    parts = real_parts()
+    log = SessionLog(parts.clock)
+    session = Session(parts, shipped.vocabularies["en"], SessionOptions(), log, History(tmp_path / "h.sqlite3"))
+    results: queue.Queue = queue.Queue()
+    session.start()
+    worker = threading.Thread(target=lambda: results.put(run_routine(session, local.routines["practice"], {**shipped.routines, **local.routines})))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any(r.get("text", "").startswith("Sit on a sturdy chair") for r in log.records):
+            assert time.monotonic() < deadline, log.records[-5:]
+            time.sleep(0.05)
+        killed_at = parts.clock.now()
+        parts.mic.close()
+        deadline = time.monotonic() + 5
+        while not any(r.get("text", "").startswith("I can't hear you any more") for r in log.records):
+            assert time.monotonic() < deadline, log.records[-5:]
+            time.sleep(0.05)
+        silenced = next(r for r in log.records if r["type"] == "silenced")
+        deaf = next(r for r in log.records if r.get("text", "").startswith("I can't hear you any more"))
+        assert "no sound is coming from the microphone" in deaf["text"]
+        # 0.5 s after the last audio, which arrived up to a block (plus jitter) before the kill
+        assert killed_at + 0.45 <= silenced["t"] <= killed_at + 0.5 + 0.2
+    finally:
+        session.interrupt(15)
+        worker.join(10)
+        session.close()
+    (result,) = results.get(timeout=1)
+    assert result.outcome == "stopped" and result.signal == 15

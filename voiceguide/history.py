@@ -1,0 +1,133 @@
+"""Session history and remembered screening answers, in SQLite under the XDG data folder.
+
+One row per session, written when it starts and updated when it ends, so a session that is
+killed outright still shows (as "error", with no end time) and no earlier row is touched. WAL
+journaling with full sync: each commit is on disk before the session goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import VoiceguideError
+
+OUTCOMES = ("completed", "stopped", "pain", "declined", "error")
+ANSWERS_KEPT_S = 30 * 24 * 3600
+"""Screening answers are trusted for 30 days, then asked again."""
+GUARD_WINDOW_S = 24 * 3600
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    routine TEXT NOT NULL,
+    started REAL NOT NULL,      -- seconds since the epoch
+    ended REAL,                 -- NULL while running, or when the process was killed
+    outcome TEXT NOT NULL,      -- 'error' until the session ends and says otherwise
+    commands TEXT NOT NULL      -- JSON list of {"t", "command", "text"}
+);
+CREATE TABLE IF NOT EXISTS answers (
+    routine TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,       -- 'yes' or 'no'
+    answered REAL NOT NULL,
+    PRIMARY KEY (routine, question)
+);
+"""
+
+
+def data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "voiceguide"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    routine: str
+    started: float
+    ended: float | None
+    outcome: str
+    commands: list
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "routine": self.routine, "started": _iso(self.started),
+            "ended": _iso(self.ended) if self.ended is not None else None, "outcome": self.outcome,
+            "commands": self.commands,
+        }
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+
+
+class History:
+    def __init__(self, path: Path | None = None):
+        self.path = path or data_dir() / "history.sqlite3"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One session uses it from one thread at a time, but not always the thread that opened it.
+            self._db = sqlite3.connect(str(self.path), timeout=5, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise VoiceguideError(
+                f"cannot open the session history {self.path} ({exc}); check the folder is writable, or set XDG_DATA_HOME"
+            ) from None
+
+    def _write(self, sql: str, args: tuple) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise VoiceguideError(f"cannot write the session history {self.path} ({exc}); check the disk and the file") from None
+
+    def start(self, routine: str, now: float) -> int:
+        return self._write(
+            "INSERT INTO sessions (routine, started, outcome, commands) VALUES (?, ?, 'error', '[]')", (routine, now)
+        ).lastrowid
+
+    def finish(self, session_id: int, outcome: str, now: float, commands: list) -> None:
+        assert outcome in OUTCOMES, outcome
+        self._write(
+            "UPDATE sessions SET ended = ?, outcome = ?, commands = ? WHERE id = ?",
+            (now, outcome, json.dumps(commands, ensure_ascii=False), session_id),
+        )
+
+    def sessions(self) -> list[SessionRow]:
+        rows = self._db.execute("SELECT id, routine, started, ended, outcome, commands FROM sessions ORDER BY id")
+        return [SessionRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def done_recently(self, routine: str, now: float) -> int:
+        """Sessions of `routine` that got past screening in the 24 hours before `now`."""
+        (count,) = self._db.execute(
+            "SELECT COUNT(*) FROM sessions WHERE routine = ? AND outcome != 'declined' AND started > ?",
+            (routine, now - GUARD_WINDOW_S),
+        ).fetchone()
+        return count
+
+    def save_answers(self, routine: str, answers: dict, now: float) -> None:
+        """Remember answers, a mapping of question text to 'yes' or 'no'."""
+        with self._db:
+            self._db.execute("BEGIN")
+            for question, answer in answers.items():
+                self._write(
+                    "INSERT OR REPLACE INTO answers (routine, question, answer, answered) VALUES (?, ?, ?, ?)",
+                    (routine, question, answer, now),
+                )
+
+    def answers_for(self, routine: str, now: float) -> dict:
+        """The answers given for `routine` within the last 30 days: question text -> 'yes' / 'no'."""
+        return dict(
+            self._db.execute(
+                "SELECT question, answer FROM answers WHERE routine = ? AND answered > ?", (routine, now - ANSWERS_KEPT_S)
+            ).fetchall()
+        )
+
+    def close(self) -> None:
+        self._db.close()

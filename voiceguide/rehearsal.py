@@ -1,0 +1,175 @@
+"""A real session rehearsed with a synthesized person, through PulseAudio null sinks.
+
+The guide runs as `voiceguide run` in a child process, as a person would start it. It plays into
+the sink "guide" and listens to "mic.monitor"; the person speaks into the sink "mic". Both sinks'
+monitors are recorded here, each sample stamped with the monotonic clock, so the end of the
+person's word and the guide's reaction can be timed against each other. Used by the end-to-end
+tests and by `voiceguide bench session`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .audio import INPUT_RATE
+from .errors import VoiceguideError
+
+EARCON_HZ = 880
+"""The first note of the earcon (audio.earcon), found by its frequency in the guide's recording."""
+
+
+@contextlib.contextmanager
+def _pulse_env(**names):
+    """Open streams inside this block on these sinks and sources (libpulse reads the variables
+    whenever a stream connects)."""
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(names)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class Rehearsal:
+    """`with Rehearsal(pulse, "ROUTINE", data_dir) as r:` starts the guide; r.say(pcm) speaks."""
+
+    def __init__(self, pulse, routine: str, data_dir: Path, args: tuple = (), record_mic: bool = True):
+        from .outputs import SoundDeviceOutput
+        from .pulse import MonitorRecorder
+
+        self.pulse = pulse
+        self.captions: list[tuple[float, str]] = []
+        self._lock = threading.Condition()
+        self.guide_rec = MonitorRecorder()  # the default source: guide.monitor
+        self.mic_rec = None
+        if record_mic:
+            with _pulse_env(PULSE_SOURCE="mic.monitor"):
+                self.mic_rec = MonitorRecorder()
+        with _pulse_env(PULSE_SINK="mic"):
+            self._voice = SoundDeviceOutput(rate=INPUT_RATE)
+        env = {**os.environ, "PULSE_SINK": "guide", "PULSE_SOURCE": "mic.monitor", "XDG_DATA_HOME": str(data_dir),
+               "PYTHONUNBUFFERED": "1"}
+        self._cmd = [sys.executable, "-m", "voiceguide", "run", routine, *args]
+        self._env = env
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Rehearsal":
+        self.guide_rec.__enter__()
+        if self.mic_rec is not None:
+            self.mic_rec.__enter__()
+        self.process = subprocess.Popen(
+            self._cmd, env=self._env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+        )
+        threading.Thread(target=self._read_captions, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self._voice.close()
+        self.guide_rec.__exit__()
+        if self.mic_rec is not None:
+            self.mic_rec.__exit__()
+
+    def _read_captions(self) -> None:
+        for line in self.process.stdout:
+            with self._lock:
+                self.captions.append((time.monotonic(), line.rstrip("\n")))
+                self._lock.notify_all()
+
+    def wait_for(self, pattern: str, timeout_s: float = 30.0, after: float = 0.0) -> float:
+        """The monotonic time at which a caption matching `pattern` (a regex) was printed."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while True:
+                for t, line in self.captions:
+                    if t >= after and regex.search(line):
+                        return t
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.process.poll() is not None and not self._more_coming()):
+                    shown = "\n".join(line for _, line in self.captions[-15:])
+                    err = self.process.stderr.read() if self.process.poll() is not None else ""
+                    raise VoiceguideError(f"no caption /{pattern}/ within {timeout_s:g} s; last captions:\n{shown}\n{err}")
+                self._lock.wait(min(left, 0.2))
+
+    def _more_coming(self) -> bool:
+        return self.process.stdout is not None and not self.process.stdout.closed and self.process.returncode is None
+
+    def say(self, samples: np.ndarray) -> float:
+        """Speak 16 kHz samples into the microphone sink; the monotonic time the sound ended, as
+        heard on the microphone's monitor."""
+        from .speechset import SILENCE_LEVEL
+
+        started = time.monotonic()
+        pad = np.zeros(INPUT_RATE // 5, np.int16)
+        for block in np.array_split(np.concatenate([pad, samples, pad]), 20):
+            self._voice.write(block)
+        if self.mic_rec is None:
+            return time.monotonic()
+        time.sleep(0.3)
+        audio, times = self.mic_rec.timed()
+        loud = times[(np.abs(audio.astype(np.int32)) > SILENCE_LEVEL) & (times >= started)]
+        if not len(loud):
+            raise VoiceguideError("the synthesized person made no sound on mic.monitor")
+        return float(loud.max())
+
+    def say_at(self, t: float, samples: np.ndarray) -> float:
+        """say() once the monotonic clock reaches `t`."""
+        time.sleep(max(0.0, t - time.monotonic()))
+        return self.say(samples)
+
+    def earcon_after(self, t0: float, timeout_s: float = 3.0) -> float | None:
+        """When the guide's earcon began after `t0` (monotonic), or None if it did not sound."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            audio, times = self.guide_rec.timed()
+            keep = times >= t0 - 0.05
+            onset = _tone_onset(audio[keep].astype(np.float64))
+            if onset is not None:
+                return float(times[keep][onset])
+        return None
+
+    def sounding(self, t0: float, t1: float) -> bool:
+        """Whether the guide made any sound between two monotonic times."""
+        audio, times = self.guide_rec.timed()
+        window = audio[(times >= t0) & (times <= t1)]
+        return bool(len(window)) and bool(np.any(np.abs(window.astype(np.int32)) > 300))
+
+    def signal(self, signum: int = signal.SIGTERM) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=15)
+
+
+def _tone_onset(audio: np.ndarray, hz: float = EARCON_HZ) -> int | None:
+    """The first sample of a tone at `hz`: the first 10 ms frame, loud enough, whose power is
+    almost all at that frequency (speech never is), then its first loud sample."""
+    frame = INPUT_RATE // 100
+    t = np.arange(frame) / INPUT_RATE
+    cos, sin = np.cos(2 * np.pi * hz * t), np.sin(2 * np.pi * hz * t)
+    for start in range(0, len(audio) - frame, frame // 2):
+        w = audio[start : start + frame]
+        total = float(np.dot(w, w))
+        if total < frame * 300.0**2:
+            continue
+        at_hz = (float(np.dot(w, cos)) ** 2 + float(np.dot(w, sin)) ** 2) * 2 / frame
+        if at_hz / total > 0.7:
+            loud = np.nonzero(np.abs(w) > 300)[0]
+            return start + int(loud[0])
+    return None

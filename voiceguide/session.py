@@ -1,0 +1,236 @@
+"""A guided session, put together: routine, speech, listener, controller, player, history, log.
+
+The real session and the simulated one are the same code with different parts at the edges:
+sound devices and the monotonic clock, or a virtual clock, the person's recorded voice as the
+microphone and a WAV file as the speaker. In a simulated session, before every block the guide
+plays, the listener is given the microphone audio up to that moment and allowed to finish with
+it, so the simulation hears what a real session would, block for block.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from . import prompts
+from .audio import Pcm
+from .clock import MonotonicClock, VirtualClock
+from .content import Routine, Vocabulary
+from .controller import Controller, Plan, Result, Timing
+from .errors import VoiceguideError
+from .history import History
+from .inputs import ClockedInput, SoundDeviceInput
+from .listener import Listener, build_paths
+from .outputs import SimulatedOutput, SoundDeviceOutput
+from .player import Player
+from .rendering import SpeechBank
+from .timeline import compile_routine
+from .tts import SpeechCache, SpeechSettings
+
+DEFAULT_VOLUME = 0.8
+"""Room to go louder: "louder" steps up to full scale."""
+SYNC_TIMEOUT_S = 5.0
+"""Simulated sessions: the longest the guide waits for the listener to catch up with a block."""
+GENTLE_ROUTINE = "warm-up"
+"""Offered instead of a declined routine when the routine names no warm-up of its own. It is
+screened in its turn, with its own questions."""
+
+
+class SessionLog:
+    """Captions (what the guide said and heard, with times) and the JSON-lines event file."""
+
+    def __init__(self, clock, captions: TextIO | None = None, transcript: Path | None = None, events: Path | None = None):
+        self._clock = clock
+        self._captions = captions
+        self.records: list[dict] = []
+        try:
+            self._transcript = transcript.open("w", encoding="utf-8") if transcript else None
+            self._events = events.open("w", encoding="utf-8") if events else None
+        except OSError as exc:
+            raise VoiceguideError(f"cannot write {exc.filename}: {exc.strerror}; check the folder exists and is writable") from None
+
+    def emit(self, event_type: str, **fields) -> None:
+        record = {"t": round(self._clock.now(), 3), "type": event_type, **fields}
+        if "heard_at" in record:
+            record["heard_at"] = round(record["heard_at"], 3)
+        self.records.append(record)
+        if self._events:
+            self._events.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._events.flush()
+        self._caption(record["t"], _caption_text(record))
+
+    def note(self, text: str) -> None:
+        self._caption(self._clock.now(), f"note: {text}")
+
+    def _caption(self, t: float, text: str | None) -> None:
+        if text is None:
+            return
+        line = f"{t:7.1f}s  {text}"
+        for stream in (self._captions, self._transcript):
+            if stream is not None:
+                print(line, file=stream, flush=True)
+
+    def close(self) -> None:
+        for f in (self._transcript, self._events):
+            if f is not None:
+                f.close()
+
+
+def _caption_text(record: dict) -> str | None:
+    kind = record["type"]
+    if kind == "cue_started":
+        if record["kind"] == "speech":
+            return f"guide: {record['text']}"
+        return "guide: (chime)" if record["kind"] == "tone" else None
+    if kind == "command":
+        return f"heard: \"{record['text']}\" ({record['command']})"
+    if kind == "silenced":
+        return "guide: (silenced)"
+    if kind == "ended":
+        return f"session ended: {record['outcome']}"
+    return None
+
+
+def make_plan(routine: Routine, routines: dict, vocab: Vocabulary, history: History, now: float, screen_only: bool = False) -> Plan:
+    """What a session of `routine` does now: its timeline, which questions to ask, and whether the
+    frequency guard or an earlier "yes" declines it."""
+    stored = history.answers_for(routine.id, now)
+    asks = [q.ask for q in routine.screening]
+    yes = next((q for q in routine.screening if stored.get(q.ask) == "yes"), None)
+    cleared = all(stored.get(a) == "no" for a in asks)
+    recent = history.done_recently(routine.id, now) if routine.max_per_day else 0
+    gentle = routines.get(routine.warmup or GENTLE_ROUTINE)
+    return Plan(
+        routine=routine,
+        timeline=compile_routine(routine, routines),
+        vocab=vocab,
+        questions=routine.screening if screen_only or (not cleared and yes is None) else (),
+        too_often=recent if not screen_only and routine.max_per_day and recent >= routine.max_per_day else 0,
+        declined_because=yes.reason if yes is not None and not screen_only else None,
+        offer=gentle if gentle is not None and gentle.id != routine.id and not screen_only else None,
+        screen_only=screen_only,
+    )
+
+
+@dataclass
+class SessionParts:
+    """The edges of a session: where sound goes and comes from, and the clock."""
+
+    output: object
+    mic: object
+    clock: object
+    simulated: bool
+
+
+def real_parts(device: str | None = None, input_device: str | None = None) -> SessionParts:
+    output = SoundDeviceOutput(device)
+    try:
+        mic = SoundDeviceInput(input_device)
+    except BaseException:
+        output.close()
+        raise
+    return SessionParts(output, mic, MonotonicClock(), simulated=False)
+
+
+def simulated_parts(user_audio: Pcm, out: Path | None) -> SessionParts:
+    clock = VirtualClock()
+    return SessionParts(SimulatedOutput(clock, out), ClockedInput(user_audio, clock), clock, simulated=True)
+
+
+@dataclass
+class SessionOptions:
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    volume: float = DEFAULT_VOLUME
+    engine: str = "auto"
+    model: Path | None = None
+    timing: Timing = field(default_factory=Timing)
+
+
+class Session:
+    """One run of the guide: listens from start() to close(), through one routine or more (a
+    declined routine may be followed by the gentle one it offered)."""
+
+    def __init__(self, parts: SessionParts, vocab: Vocabulary, options: SessionOptions, log: SessionLog,
+                 history: History, cache: SpeechCache | None = None, notices=print, paths: list | None = None):
+        """`paths` replaces the recognizers chosen by options.engine (tests script them)."""
+        self.parts = parts
+        self.vocab = vocab
+        self.options = options
+        self.log = log
+        self.history = history
+        self.cache = cache or SpeechCache()
+        if paths is None:
+            paths, found = build_paths(vocab, options.engine, options.model)
+            for notice in found:
+                notices(notice)
+        self.events: queue.Queue = queue.Queue()
+        self.listener = Listener(parts.mic, paths, self.events, parts.clock.now)
+        self.player = Player(parts.output)
+        self.player.volume = options.volume
+        self.controller: Controller | None = None
+        self._interrupt: int | None = None
+
+    def start(self) -> "Session":
+        self.listener.start()
+        return self
+
+    def _sync(self) -> None:
+        # A listener that cannot keep up even so is reported deaf ("behind"), which pauses.
+        self.listener.wait_until(self.parts.mic.released_s(), SYNC_TIMEOUT_S)
+
+    def run(self, routine: Routine, routines: dict, screen_only: bool = False) -> Result:
+        """Guide one routine from start to end; the history row is written as it starts and ends."""
+        now = time.time()
+        plan = make_plan(routine, routines, self.vocab, self.history, now, screen_only)
+        texts = prompts.fixed_texts(routine, self.vocab, self._planned_s(plan), routine.screening,
+                                    self.options.timing.resume_window_s, plan.offer)
+        bank = SpeechBank(self.cache, self.options.speech, plan.timeline, texts)
+        self.controller = Controller(
+            plan, self.player, bank, self.events, self.listener, self.parts.clock, self.log, self.options.timing,
+            sync=self._sync if self.parts.simulated else lambda: None,
+        )
+        if self._interrupt is not None:
+            self.controller.interrupt(self._interrupt)
+        row = None if screen_only else self.history.start(routine.id, now)
+        try:
+            result = self.controller.run()
+        finally:
+            if row is not None:
+                self.history.finish(row, self.controller.result.outcome, time.time(), self.controller.result.commands)
+        if result.answers:
+            self.history.save_answers(routine.id, result.answers, time.time())
+        return result
+
+    @staticmethod
+    def _planned_s(plan: Plan) -> float:
+        from .timeline import schedule
+
+        return sum(s.planned_ms for s in schedule(plan.timeline)) / 1000
+
+    def interrupt(self, signum: int) -> None:
+        """From a signal handler: silence now, end the routine, write history."""
+        self._interrupt = signum
+        if self.controller is not None:
+            self.controller.interrupt(signum)
+        else:
+            self.player.stop()
+
+    def close(self) -> None:
+        self.listener.stop()
+        self.listener.join(2.0)
+        self.parts.mic.close()
+        self.parts.output.close()
+        self.log.close()
+
+
+def run_routine(session: Session, routine: Routine, routines: dict) -> list[Result]:
+    """A routine, then the gentle routine it offered if the person said yes to it."""
+    results = [session.run(routine, routines)]
+    if results[-1].offer_accepted and results[-1].signal is None:
+        gentle = routines[routine.warmup or GENTLE_ROUTINE]
+        results.append(session.run(gentle, routines))
+    return results
