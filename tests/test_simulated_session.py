@@ -1,0 +1,72 @@
+"""`voiceguide run --simulate`: the real session on a virtual clock, heard by real pocketsphinx, and
+the commands around sessions (screen, history), as a person would run them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from voiceguide.audio import BLOCK_MS, OUTPUT_RATE, earcon, read_wav, scale, write_wav
+from voiceguide.session import DEFAULT_VOLUME
+from voiceguide.speechset import person
+
+from .conftest import run_cli
+
+
+def test_a_simulated_session_hears_pain_silences_at_once_and_writes_its_files(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    assert run_cli("screen", "upper-back", "--answers", "no", env=env).returncode == 0
+    track, (pain_end,) = person([(75.0, "pain")])
+    write_wav(tmp_path / "user.wav", track)
+    out, events = tmp_path / "session.wav", tmp_path / "events.jsonl"
+    result = run_cli("run", "upper-back", "--simulate", "--user-audio", str(tmp_path / "user.wav"), "--out", str(out),
+                     "--events", str(events), "--transcript", str(tmp_path / "t.txt"), env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in events.read_text().splitlines()]
+    assert {r["type"] for r in records} == {"cue_started", "command", "silenced", "ended"}
+    heard = next(r for r in records if r["type"] == "command" and r["command"] == "pain")
+    silenced = next(r for r in records if r["type"] == "silenced")
+    assert silenced["t"] - pain_end <= 0.300 and 0 <= silenced["t"] - heard["heard_at"] <= BLOCK_MS / 1000 + 1e-3
+    after = [r for r in records if r["t"] >= silenced["t"] and r["type"] == "cue_started"]
+    assert [r["kind"] for r in after] == ["tone", "speech"] and after[1]["text"].startswith("Let's end the session here")
+    assert records[-1]["type"] == "ended" and records[-1]["outcome"] == "pain"
+    # SESSION.wav is what was played, on the same clock: silence from the stop to the chime.
+    played = read_wav(out)
+    assert played.rate == OUTPUT_RATE and abs(len(played.samples) / OUTPUT_RATE - records[-1]["t"]) < 0.05
+    chime = scale(earcon(OUTPUT_RATE), DEFAULT_VOLUME)
+    near = round(silenced["t"] * OUTPUT_RATE)  # event times are rounded to the millisecond
+    starts = [i for i in range(near - 30, near + 30) if np.array_equal(played.samples[i : i + len(chime)], chime)]
+    assert len(starts) == 1, "the chime does not follow the silencing at once"
+    assert not played.samples[starts[0] - OUTPUT_RATE // 2 : starts[0]].any()  # 75 s in is mid-hold: silence before
+    transcript = (tmp_path / "t.txt").read_text()
+    assert 'heard: "pain" (pain)' in transcript and "session ended: pain" in transcript
+    assert transcript.splitlines() == [line for line in result.stdout.splitlines() if line.strip() and not line.startswith("wrote ")]
+    history = json.loads(run_cli("history", "--json", env=env).stdout)
+    assert [(h["routine"], h["outcome"]) for h in history] == [("upper-back", "pain")]
+    assert history[0]["commands"][0]["command"] == "pain"
+
+
+def test_session_flags_that_do_not_fit_are_one_line_errors(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    cases = [
+        (("run", "upper-back", "--simulate"), "--simulate needs --user-audio"),
+        (("run", "upper-back", "--out", "x.wav"), "add --simulate"),
+        (("run", "upper-back", "--simulate", "--user-audio", str(tmp_path / "none.wav")), "cannot read as a WAV file"),
+        (("screen", "upper-back", "--answers", "maybe"), "'maybe' is not yes or no"),
+        (("screen", "upper-back", "--answers", "no,no"), "2 answers for 5 questions"),
+        (("screen", "--answers", "no,yes"), "without a ROUTINE give one answer"),
+    ]
+    for args, message in cases:
+        result = run_cli(*args, env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_screen_records_answers_for_every_routine_and_history_lists_nothing_yet(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    result = run_cli("screen", "--answers", "no", env=env)
+    assert result.returncode == 0
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["cool-down", "knee-twist", "upper-back", "warm-up"]
+    assert run_cli("history", env=env).stdout.strip() == "no sessions yet"
+    assert json.loads(run_cli("history", "--json", env=env).stdout) == []
