@@ -93,18 +93,22 @@ class ScriptedPath:
 
 
 class GoesQuiet(ClockedInput):
-    """A microphone that delivers nothing after `quiet_s` (a pulled cable)."""
+    """A microphone that delivers nothing from `quiet_s` until `back_s` (a stalled USB device),
+    then delivers again, the held-up audio first."""
 
-    def __init__(self, clock, quiet_s: float):
+    def __init__(self, clock, quiet_s: float, back_s: float = float("inf")):
         super().__init__(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), clock)
-        self._quiet_at = quiet_s
+        self._quiet_at, self._back_at = quiet_s, back_s
+
+    def _quiet(self) -> bool:
+        return self._quiet_at <= self._clock.now() < self._back_at
 
     def released_s(self):
-        return min(super().released_s(), self._quiet_at)
+        return min(super().released_s(), self._quiet_at) if self._quiet() else super().released_s()
 
     def read(self, timeout_s):
-        if self._clock.now() >= self._quiet_at:
-            self._clock.wait_past(1e9, timeout_s)
+        if self._quiet():
+            self._clock.wait_past(self._back_at, timeout_s)
             return np.zeros(0, np.int16)
         return super().read(timeout_s)
 
@@ -120,14 +124,14 @@ def guide(tmp_path, shipped):
     cache = SpeechCache(ToneSynth, engine_version="tones", folder=tmp_path / "speech")
     history = History(tmp_path / "history.sqlite3")
 
-    def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, fail_at_s=None, interrupt_at_s=None):
+    def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None):
         local = load_library([write(tmp_path, routine_yaml)], base=shipped)
         assert not local.errors, [str(p) for p in local.errors]
         routine = next(iter(local.routines.values()))
         clock = VirtualClock()
         output = SimulatedOutput(clock)
         silence = Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)
-        mic = GoesQuiet(clock, quiet_s) if quiet_s is not None else ClockedInput(silence, clock)
+        mic = GoesQuiet(clock, quiet_s, back_s) if quiet_s is not None else ClockedInput(silence, clock)
         log = SessionLog(clock)
         path = ScriptedPath(list(script), log, fail_at_s)
         session = Session(
@@ -361,6 +365,29 @@ def test_when_the_microphone_goes_quiet_the_guide_pauses_within_half_a_second_an
     assert State.PAUSED in states(session)
     assert result.outcome == "error"  # it never heard again, so the pause ran out
     assert "Come up again." not in spoken(records)
+
+
+def test_when_the_microphone_comes_back_the_guide_says_so_and_waits_for_resume(guide):
+    script = [Says(Command.RESUME, after="I can hear you again. Say resume when you're ready.", delay_s=3.0)]
+    (result,), records, session = guide(script, quiet_s=3.0, back_s=5.0)
+    said = spoken(records)
+    assert said.index("I can hear you again. Say resume when you're ready.") == said.index(next(t for t in said if t.startswith("I can't hear"))) + 1
+    assert result.outcome == "completed" and "Come up again." in said
+    seen = states(session)
+    assert seen.count(State.PAUSED) == 1 and seen[seen.index(State.PAUSED) + 1] is State.SPEAKING
+
+
+def test_stop_while_paused_ends_the_session_at_once(guide):
+    script = [Says(Command.PAUSE, after="Sit tall.", delay_s=0.2), Says(Command.STOP, after="Paused. Say resume when you're ready.", delay_s=2.5)]
+    (result,), records, session = guide(script)
+    assert result.outcome == "stopped" and states(session)[-2:] == [State.PAUSED, State.STOPPED]
+    assert records[-1]["t"] - first(records, "command", command="stop")["t"] < 3.0
+
+
+def test_pain_during_screening_ends_with_the_safety_message(guide):
+    (result,), records, session = guide([Says(Command.PAIN, after="Are you pregnant?", delay_s=1.0)], SCREENED)
+    assert result.outcome == "pain" and spoken(records)[-1] == "Let's end here and rest."
+    assert states(session) == [State.SCREENING, State.ENDED_BY_PAIN]
 
 
 def test_a_failed_recognizer_pauses_the_guide(guide):

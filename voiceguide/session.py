@@ -28,7 +28,7 @@ from .listener import Listener, build_paths
 from .outputs import SimulatedOutput, SoundDeviceOutput
 from .player import Player
 from .rendering import SpeechBank
-from .timeline import compile_routine
+from .timeline import compile_routine, schedule
 from .tts import SpeechCache, SpeechSettings
 
 DEFAULT_VOLUME = 0.8
@@ -207,8 +207,6 @@ class Session:
 
     @staticmethod
     def _planned_s(plan: Plan) -> float:
-        from .timeline import schedule
-
         return sum(s.planned_ms for s in schedule(plan.timeline)) / 1000
 
     def interrupt(self, signum: int) -> None:
