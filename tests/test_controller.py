@@ -124,7 +124,8 @@ def guide(tmp_path, shipped):
     cache = SpeechCache(ToneSynth, engine_version="tones", folder=tmp_path / "speech")
     history = History(tmp_path / "history.sqlite3")
 
-    def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None):
+    def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None,
+            screen_only=False):
         local = load_library([write(tmp_path, routine_yaml)], base=shipped)
         assert not local.errors, [str(p) for p in local.errors]
         routine = next(iter(local.routines.values()))
@@ -142,7 +143,8 @@ def guide(tmp_path, shipped):
             path.accept = _interrupting(path.accept, session, interrupt_at_s)
         session.start()
         try:
-            results = run_routine(session, routine, {**shipped.routines, **local.routines})
+            routines = {**shipped.routines, **local.routines}
+            results = [session.run(routine, routines, screen_only=True)] if screen_only else run_routine(session, routine, routines)
         finally:
             session.close()
         return results, log.records, session
@@ -341,6 +343,18 @@ def test_stop_during_screening_then_resume_asks_the_question_again(guide):
               Says(Answer.NO, after="Are you pregnant?", nth=2, delay_s=1.5), Says(Answer.NO, after="Is your back sore right now?", delay_s=1.5)]
     (result,), records, _ = guide(script, SCREENED)
     assert spoken(records).count("Are you pregnant?") == 2 and result.outcome == "completed"
+
+
+def test_screening_on_its_own_asks_even_when_answered_records_and_ends(guide):
+    """`voiceguide screen ROUTINE` by voice: every question, no routine, no session row."""
+    answers = [Says(Answer.NO, after="Are you pregnant?", delay_s=1.5), Says(Answer.NO, after="Is your back sore right now?", delay_s=1.5)]
+    guide(list(answers), SCREENED)
+    (result,), records, session = guide([Says(Answer.NO, after="Are you pregnant?", delay_s=1.5),
+                                         Says(Answer.YES, after="Is your back sore right now?", delay_s=1.5)], SCREENED, screen_only=True)
+    assert result.outcome == "declined" and spoken(records)[:3] == [INTRO, "Are you pregnant?", "Is your back sore right now?"]
+    (result,), records, _ = guide(list(answers), SCREENED, screen_only=True)
+    assert result.outcome == "screened" and spoken(records)[-1] == "Thank you." and "Sit tall." not in spoken(records)
+    assert [r.outcome for r in guide.history.sessions()] == ["completed"]
 
 
 def test_the_frequency_guard_declines_a_release_done_too_often(guide):

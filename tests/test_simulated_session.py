@@ -70,3 +70,34 @@ def test_screen_records_answers_for_every_routine_and_history_lists_nothing_yet(
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["cool-down", "knee-twist", "upper-back", "warm-up"]
     assert run_cli("history", env=env).stdout.strip() == "no sessions yet"
     assert json.loads(run_cli("history", "--json", env=env).stdout) == []
+
+
+def test_a_session_killed_outright_loses_no_earlier_session(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    assert run_cli("screen", "knee-twist", "--answers", "no", env=env).returncode == 0
+    track, _ = person([(8.0, "pain")])
+    write_wav(tmp_path / "pain.wav", track)
+    assert run_cli("run", "knee-twist", "--simulate", "--user-audio", str(tmp_path / "pain.wav"), env=env, timeout=300).returncode == 0
+    # The next session is killed with SIGKILL while it speaks (a simulated session of knee-twist with
+    # its warm-up and cool-down takes several seconds even on a virtual clock).
+    quiet, _ = person([(1.0, "hello")])
+    write_wav(tmp_path / "long.wav", quiet)
+    child = subprocess.Popen([sys.executable, "-m", "voiceguide", "run", "knee-twist", "--simulate", "--user-audio",
+                              str(tmp_path / "long.wav")], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    for line in child.stdout:
+        if "guide:" in line and "Gentle warm-up" not in line:
+            break
+    time.sleep(0.5)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    rows = json.loads(run_cli("history", "--json", env=env).stdout)
+    assert [(r["routine"], r["outcome"]) for r in rows] == [("knee-twist", "pain"), ("knee-twist", "error")]
+    assert rows[0]["ended"] is not None and rows[1]["ended"] is None
