@@ -328,7 +328,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         targets = [r for _, r in sorted(routines.items()) if r.screening]
     targets = [r for r in targets if r.screening]
     if not targets:
-        print(f"{args.routine} has no screening questions; nothing to record")
+        print(f"{args.routine or 'no routine'} has no screening questions; nothing to record")
         return EXIT_OK
     if args.answers:
         if not args.routine and len(args.answers.split(",")) > 1:
@@ -341,7 +341,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
             kept = time.strftime("%Y-%m-%d", time.localtime(now + ANSWERS_KEPT_S))
             yes = [q.ask for q, a in zip(routine.screening, answers) if a == "yes"]
             verdict = f"declined because of: {yes[0]}" if yes else "all no, so the questions will not be asked"
-            print(f"{routine.id}: {len(answers)} answers saved until {kept}; {verdict}")
+            print(f"{routine.id}: {len(answers)} answer{'' if len(answers) == 1 else 's'} saved until {kept}; {verdict}")
         return EXIT_OK
     session = _open_session(args, targets[0].language)
     results = []
