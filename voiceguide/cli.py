@@ -115,18 +115,19 @@ def _speech_settings(args: argparse.Namespace) -> SpeechSettings:
     return SpeechSettings(voice=args.voice, rate_wpm=args.rate)
 
 
+def _signal_status(signum: int | None) -> int | None:
+    if signum is None:
+        return None
+    return EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_TERMINATED
+
+
 @contextlib.contextmanager
-def _stop_on_signals(player: Player):
-    """Ctrl-C and SIGTERM silence the player at once; yields a list that receives the signal."""
-    caught: list[int] = []
-
-    def handler(signum, frame):
-        caught.append(signum)
-        player.stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+def _on_signals(act):
+    """While inside, Ctrl-C and SIGTERM call act(signum): it must only set flags (it runs in a
+    signal handler), such as Player.stop or Session.interrupt."""
+    previous = {sig: signal.signal(sig, lambda signum, frame: act(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield caught
+        yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -135,12 +136,16 @@ def _stop_on_signals(player: Player):
 def _play(output: AudioOutput, segments: list) -> int:
     """Play segments to the end or until Ctrl-C/SIGTERM; the exit status."""
     player = Player(output)
-    with _stop_on_signals(player) as caught:
+    caught: list[int] = []
+
+    def stop(signum: int) -> None:
+        caught.append(signum)
+        player.stop()
+
+    with _on_signals(stop):
         player.play(segments)
         output.close()
-    if caught:
-        return EXIT_INTERRUPTED if caught[0] == signal.SIGINT else EXIT_TERMINATED
-    return EXIT_OK
+    return _signal_status(caught[0] if caught else None) or EXIT_OK
 
 
 def cmd_say(args: argparse.Namespace) -> int:
@@ -239,23 +244,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _signal_status(signum: int | None) -> int | None:
-    if signum is None:
-        return None
-    return EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_TERMINATED
-
-
-@contextlib.contextmanager
-def _signals_to(session):
-    """Ctrl-C and SIGTERM go to the session: silence at once, then history, then exit."""
-    previous = {sig: signal.signal(sig, lambda signum, frame: session.interrupt(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def _open_session(args: argparse.Namespace, language: str):
     """The session's parts from the command line: real devices, or a simulation."""
     from .history import History
@@ -284,7 +272,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     routine, routines = load_routine(args.routine)
     session = _open_session(args, routine.language)
-    with _signals_to(session):
+    with _on_signals(session.interrupt):
         try:
             session.start()
             results = run_routine(session, routine, routines)
@@ -325,7 +313,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         targets = [routine]
     else:
         routines = library.routines
-        targets = [r for _, r in sorted(routines.items()) if r.screening]
+        targets = [r for _, r in sorted(routines.items())]
     targets = [r for r in targets if r.screening]
     if not targets:
         print(f"{args.routine or 'no routine'} has no screening questions; nothing to record")
@@ -334,18 +322,18 @@ def cmd_screen(args: argparse.Namespace) -> int:
         if not args.routine and len(args.answers.split(",")) > 1:
             raise UsageError("--answers: without a ROUTINE give one answer for every question, such as --answers no")
         now = time.time()
+        kept = time.strftime("%Y-%m-%d", time.localtime(now + ANSWERS_KEPT_S))
         history = History()
         for routine in targets:
             answers = _parse_answers(args.answers, len(routine.screening), f"{routine.id} asks {len(routine.screening)}")
             history.save_answers(routine.id, {q.ask: a for q, a in zip(routine.screening, answers)}, now)
-            kept = time.strftime("%Y-%m-%d", time.localtime(now + ANSWERS_KEPT_S))
             yes = [q.ask for q, a in zip(routine.screening, answers) if a == "yes"]
             verdict = f"declined because of: {yes[0]}" if yes else "all no, so the questions will not be asked"
             print(f"{routine.id}: {len(answers)} answer{'' if len(answers) == 1 else 's'} saved until {kept}; {verdict}")
         return EXIT_OK
     session = _open_session(args, targets[0].language)
     results = []
-    with _signals_to(session):
+    with _on_signals(session.interrupt):
         try:
             session.start()
             for routine in targets:

@@ -172,9 +172,9 @@ class Controller:
             while not self._done:
                 self._enter(handlers[self.state]())
         except _Interrupted:
-            if not self._done:
-                self._end(State.ENDED_BY_PAIN if self.state is State.ENDED_BY_PAIN else State.STOPPED,
-                          "pain" if self.state is State.ENDED_BY_PAIN else "stopped")
+            if not self._done:  # during the safety message it stays a pain
+                pain = self.state is State.ENDED_BY_PAIN
+                self._end(self.state if pain else State.STOPPED, "pain" if pain else "stopped")
             self.result.signal = self._signal
         return self.result
 
@@ -259,7 +259,7 @@ class Controller:
     def _heard(self, event: CommandEvent) -> None:
         if isinstance(event.command, Command):
             self.result.commands.append({"t": round(event.t, 3), "command": event.command.value, "text": event.text})
-        self._log.emit("command", command=event.command.value, text=event.text, engine=event.engine, heard_at=event.t)
+        self._log.emit("command", command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
         if self._deaf is not None and event.command not in _SAFETY:
             return  # a recognizer that has fallen behind may still report; only safety words act
         if self._outranks(event.command):

@@ -7,7 +7,7 @@ acknowledgement cannot, since they tell the person what to say.
 
 from __future__ import annotations
 
-from .content import Command, Routine, ScreeningQuestion, Vocabulary
+from .content import Command, Routine, Vocabulary
 
 SCREEN_INTRO = "Before we start, a few questions about your health. Please answer each one out loud, with yes or no."
 NOT_HEARD = "I didn't catch an answer."
@@ -75,13 +75,12 @@ def time_left(seconds: float) -> str:
     return f"About {minutes} minutes left."
 
 
-def fixed_texts(routine: Routine, vocab: Vocabulary, total_s: float, questions: tuple[ScreeningQuestion, ...],
-                window_s: float, offer_routine: Routine | None) -> list[str]:
+def fixed_texts(routine: Routine, vocab: Vocabulary, total_s: float, window_s: float, offer_routine: Routine | None) -> list[str]:
     """Every prompt a session of `routine` may say, so all of them can be rendered up front."""
     texts = [SCREEN_INTRO, NOT_HEARD, NO_ANSWER_DECLINE, ANSWERS_THANKS, TIMED_OUT, PAUSED, HEARING_AGAIN,
              stopped(window_s), help_text(vocab), routine.safety_message, *SLOWER, *FASTER, *LOUDER, *SOFTER]
     texts += [deaf(key) for key in DEAF_REASONS]
-    for q in questions:
+    for q in routine.screening:
         texts += [q.ask, declined(routine, q.reason)]
     if offer_routine is not None:
         texts.append(offer(offer_routine))

@@ -217,10 +217,5 @@ class MonitorRecorder:
 
     def sound_times(self, threshold: int = 300) -> np.ndarray:
         """Monotonic arrival time of every sample louder than `threshold`."""
-        with self._lock:
-            chunks = list(self._chunks)
-        times = []
-        for stamp, chunk in chunks:
-            loud = np.nonzero(np.abs(chunk.astype(np.int32)) > threshold)[0]
-            times.append(stamp - (len(chunk) - 1 - loud) / INPUT_RATE)
-        return np.concatenate(times) if times else np.zeros(0)
+        audio, times = self.timed()
+        return times[np.abs(audio.astype(np.int32)) > threshold]

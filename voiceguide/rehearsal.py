@@ -66,6 +66,7 @@ class Rehearsal:
         self._cmd = [sys.executable, "-m", "voiceguide", "run", routine, *args]
         self._env = env
         self.process: subprocess.Popen | None = None
+        self._all_read = False  # the guide's stdout has ended: no caption will come any more
 
     def __enter__(self) -> "Rehearsal":
         self.guide_rec.__enter__()
@@ -91,6 +92,9 @@ class Rehearsal:
             with self._lock:
                 self.captions.append((time.monotonic(), line.rstrip("\n")))
                 self._lock.notify_all()
+        with self._lock:
+            self._all_read = True
+            self._lock.notify_all()
 
     def wait_for(self, pattern: str, timeout_s: float = 30.0, after: float = 0.0) -> float:
         """The monotonic time at which a caption matching `pattern` (a regex) was printed."""
@@ -102,14 +106,11 @@ class Rehearsal:
                     if t >= after and regex.search(line):
                         return t
                 left = deadline - time.monotonic()
-                if left <= 0 or (self.process.poll() is not None and not self._more_coming()):
+                if left <= 0 or self._all_read:
                     shown = "\n".join(line for _, line in self.captions[-15:])
-                    err = self.process.stderr.read() if self.process.poll() is not None else ""
+                    err = self.process.stderr.read() if self._all_read else ""
                     raise VoiceguideError(f"no caption /{pattern}/ within {timeout_s:g} s; last captions:\n{shown}\n{err}")
                 self._lock.wait(min(left, 0.2))
-
-    def _more_coming(self) -> bool:
-        return self.process.stdout is not None and not self.process.stdout.closed and self.process.returncode is None
 
     def say(self, samples: np.ndarray) -> float:
         """Speak 16 kHz samples into the microphone sink; the monotonic time the sound ended, as
@@ -118,8 +119,7 @@ class Rehearsal:
 
         started = time.monotonic()
         pad = np.zeros(INPUT_RATE // 5, np.int16)
-        for block in np.array_split(np.concatenate([pad, samples, pad]), 20):
-            self._voice.write(block)
+        self._voice.write(np.concatenate([pad, samples, pad]))
         if self.mic_rec is None:
             return time.monotonic()
         time.sleep(0.3)

@@ -55,8 +55,6 @@ class SessionLog:
 
     def emit(self, event_type: str, **fields) -> None:
         record = {"t": round(self._clock.now(), 3), "type": event_type, **fields}
-        if "heard_at" in record:
-            record["heard_at"] = round(record["heard_at"], 3)
         self.records.append(record)
         if self._events:
             self._events.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -186,8 +184,7 @@ class Session:
         """Guide one routine from start to end; the history row is written as it starts and ends."""
         now = time.time()
         plan = make_plan(routine, routines, self.vocab, self.history, now, screen_only)
-        texts = prompts.fixed_texts(routine, self.vocab, self._planned_s(plan), routine.screening,
-                                    self.options.timing.resume_window_s, plan.offer)
+        texts = prompts.fixed_texts(routine, self.vocab, self._planned_s(plan), self.options.timing.resume_window_s, plan.offer)
         bank = SpeechBank(self.cache, self.options.speech, plan.timeline, texts)
         self.controller = Controller(
             plan, self.player, bank, self.events, self.listener, self.parts.clock, self.log, self.options.timing,
@@ -229,6 +226,5 @@ def run_routine(session: Session, routine: Routine, routines: dict) -> list[Resu
     """A routine, then the gentle routine it offered if the person said yes to it."""
     results = [session.run(routine, routines)]
     if results[-1].offer_accepted and results[-1].signal is None:
-        gentle = routines[routine.warmup or GENTLE_ROUTINE]
-        results.append(session.run(gentle, routines))
+        results.append(session.run(session.controller.plan.offer, routines))
     return results
