@@ -102,8 +102,9 @@ def test_a_screening_yes_declines_the_routine(pulse, routine_file, tmp_path):
             r.say_at(again + 2.0, yes)
         r.wait_for("guide: Not advised during pregnancy. So I won't guide you", timeout_s=10)
         assert r.process.wait(timeout=40) == 0
+        r.wait_for("session ended", timeout_s=1)
     (row,) = history(tmp_path)
-    assert row["outcome"] == "declined"
+    assert row["outcome"] == "declined", r.captions
 
 
 def test_killing_the_input_stream_pauses_the_guide_and_says_why(pulse, tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from voiceguide.audio import BLOCK_MS, OUTPUT_RATE, earcon, read_wav, scale, write_wav
+from voiceguide.audio import BLOCK_MS, INPUT_RATE, OUTPUT_RATE, Pcm, earcon, read_wav, scale, write_wav
 from voiceguide.session import DEFAULT_VOLUME
 from voiceguide.speechset import person
 
@@ -101,3 +101,34 @@ def test_a_session_killed_outright_loses_no_earlier_session(tmp_path):
     rows = json.loads(run_cli("history", "--json", env=env).stdout)
     assert [(r["routine"], r["outcome"]) for r in rows] == [("knee-twist", "pain"), ("knee-twist", "error")]
     assert rows[0]["ended"] is not None and rows[1]["ended"] is None
+
+
+def test_the_guide_does_not_obey_its_own_voice_but_hears_a_stop_over_it(tmp_path):
+    """A whole routine with the guide's voice in the microphone as loud as it played, 50 ms late."""
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    assert run_cli("screen", "warm-up", "--answers", "no", env=env).returncode == 0
+    write_wav(tmp_path / "quiet.wav", Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE))
+    echo = ("--echo-db", "0", "--echo-delay-ms", "50")
+
+    def run(user: str, *flags: str) -> list[dict]:
+        events = tmp_path / "events.jsonl"
+        result = run_cli("run", "warm-up", "--simulate", "--user-audio", user, "--events", str(events), *echo, *flags,
+                         env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in events.read_text().splitlines()]
+
+    records = run(str(tmp_path / "quiet.wav"))
+    assert [r for r in records if r["type"] == "command"] == []
+    assert records[-1]["outcome"] == "completed"
+    # Without cancelling, its own voice sets the spotter off.
+    records = run(str(tmp_path / "quiet.wav"), "--no-echo-cancel")
+    assert [r for r in records if r["type"] == "command"] != []
+    # The person says stop 12 s in, over the guide's voice.
+    track, (stop_end,) = person([(12.0, "stop")])
+    write_wav(tmp_path / "stop.wav", track)
+    records = run(str(tmp_path / "stop.wav"))
+    # Over the guide's voice the spotter hears this "stop" as "it hurts" (pain): the guide silences
+    # either way, and pain is the safe mistake (it ends the session with the safety advice).
+    first = next(r for r in records if r["type"] == "command")
+    silenced = next(r for r in records if r["type"] == "silenced")
+    assert first["command"] in ("stop", "pain") and silenced["t"] - stop_end <= 0.300

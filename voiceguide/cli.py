@@ -252,15 +252,26 @@ def _open_session(args: argparse.Namespace, language: str):
     simulate = getattr(args, "simulate", False)
     if simulate and not args.user_audio:
         raise UsageError("--simulate needs --user-audio USER.wav: what the person says, from the session's start")
-    if not simulate and any(getattr(args, k, None) for k in ("user_audio", "out", "events")):
-        raise UsageError("--user-audio, --out and --events are for simulated sessions; add --simulate")
+    if not simulate and any(getattr(args, k, None) is not None for k in ("user_audio", "out", "events", "echo_db", "echo_delay_ms")):
+        raise UsageError("--user-audio, --out, --events, --echo-db and --echo-delay-ms are for simulated sessions; add --simulate")
+    if simulate and args.device_delay_ms:
+        raise UsageError("--device-delay-ms is for sound devices; a simulated session's echo delay is --echo-delay-ms")
+    if getattr(args, "echo_delay_ms", None) is not None and args.echo_db is None:
+        raise UsageError("--echo-delay-ms needs --echo-db DB: how loud the guide's voice is in the microphone")
+    if getattr(args, "echo_delay_ms", None) is not None and not 0 <= args.echo_delay_ms <= 150:
+        raise UsageError(f"--echo-delay-ms {args.echo_delay_ms:g}: give 0 to 150 ms, the echo canceller's reach")
     vocab = _vocabulary(language)
-    options = SessionOptions(speech=_speech_settings(args), engine=args.engine, model=Path(args.model) if args.model else None)
+    options = SessionOptions(
+        speech=_speech_settings(args), engine=args.engine, model=Path(args.model) if args.model else None,
+        echo_cancel=not args.no_echo_cancel,
+    )
     history = History()
     if simulate:
-        parts = simulated_parts(read_wav(Path(args.user_audio)), Path(args.out) if args.out else None)
+        parts = simulated_parts(
+            read_wav(Path(args.user_audio)), Path(args.out) if args.out else None, args.echo_db, args.echo_delay_ms or 0.0
+        )
     else:
-        parts = real_parts(args.device, args.input_device)
+        parts = real_parts(args.device, args.input_device, args.device_delay_ms)
     events = Path(args.events) if getattr(args, "events", None) else None
     transcript = Path(args.transcript) if getattr(args, "transcript", None) else None
     log = SessionLog(parts.clock, sys.stdout, transcript, events)
@@ -371,11 +382,17 @@ def _add_session_flags(p: argparse.ArgumentParser, simulate: bool) -> None:
     p.add_argument("--engine", choices=["auto", "pocketsphinx", "vosk"], default="auto", help="command recognizer (default auto)")
     p.add_argument("--model", metavar="PATH", help="a vosk model folder (default: the installed model for the language)")
     p.add_argument("--transcript", metavar="FILE", help="also write the captions to FILE")
+    p.add_argument("--no-echo-cancel", action="store_true", help="do not cancel the guide's own voice from the microphone")
+    p.add_argument("--device-delay-ms", type=float, default=0.0, metavar="MS",
+                   help="how much later than the devices report the guide's voice reaches the microphone (default 0)")
     if simulate:
         p.add_argument("--simulate", action="store_true", help="no sound hardware: run on a virtual clock")
         p.add_argument("--user-audio", metavar="USER.wav", help="simulate: what the person says, from the session's start")
         p.add_argument("--out", metavar="SESSION.wav", help="simulate: write everything the guide played")
         p.add_argument("--events", metavar="EVENTS.jsonl", help="simulate: write one JSON event per line")
+        p.add_argument("--echo-db", type=float, metavar="DB",
+                       help="simulate: the microphone also hears the guide, DB relative to how loud it played (0: as loud)")
+        p.add_argument("--echo-delay-ms", type=float, metavar="MS", help="simulate: the guide's voice reaches the microphone MS late (default 0)")
     _add_speech_flags(p)
 
 

@@ -19,6 +19,7 @@ from .outputs import resolve_device, sounddevice_module
 
 if TYPE_CHECKING:
     from .clock import VirtualClock
+    from .echo import PlayedAudio
 
 _EMPTY = np.zeros(0, dtype=np.int16)
 
@@ -93,11 +94,35 @@ class ClockedInput:
         self._closed = True
 
 
-class SoundDeviceInput:
-    """A microphone. The device callback only copies the block onto a queue."""
+class EchoingInput(ClockedInput):
+    """A simulated microphone that also hears the guide: what it played, `delay_ms` later and at
+    `gain_db` (0 dB: as loud as it was played), mixed into the person's recorded voice."""
 
-    def __init__(self, device: str | int | None = None, block_ms: int = BLOCK_MS):
+    def __init__(self, pcm: Pcm, clock: "VirtualClock", played: "PlayedAudio", gain_db: float, delay_ms: float,
+                 block_ms: int = BLOCK_MS):
+        super().__init__(pcm, clock, block_ms)
+        self._played = played
+        self._gain = 10 ** (gain_db / 20)
+        self._delay = round(delay_ms * INPUT_RATE / 1000)
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        start = self._pos
+        block = super().read(timeout_s)
+        if block is None or not len(block):
+            return block
+        echo = self._played.heard(start - self._delay, len(block)).astype(np.float32) * self._gain
+        return np.clip(block + echo, -32768, 32767).astype(np.int16)
+
+
+class SoundDeviceInput:
+    """A microphone. The device callback only copies the block onto a queue.
+
+    With `played`, the stream time of the first sample recorded is given to it as the origin of
+    the microphone's timeline, on which the output places what it plays."""
+
+    def __init__(self, device: str | int | None = None, block_ms: int = BLOCK_MS, played: "PlayedAudio | None" = None):
         sd = sounddevice_module()
+        self._played = played
         self._queue: queue.Queue = queue.Queue()
         index = resolve_device(device, "inputs")
         try:
@@ -116,6 +141,8 @@ class SoundDeviceInput:
             raise VoiceguideError(f"cannot open {name} at {INPUT_RATE} Hz ({exc}); see `voiceguide devices`") from None
 
     def _callback(self, indata, frames, time_info, status) -> None:
+        if self._played is not None and self._played.origin is None:
+            self._played.origin = time_info.inputBufferAdcTime or (self._stream.time - self._stream.latency)
         self._queue.put(bytes(indata))
 
     def read(self, timeout_s: float) -> np.ndarray | None:

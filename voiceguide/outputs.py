@@ -16,6 +16,12 @@ from .errors import UsageError, VoiceguideError
 
 if TYPE_CHECKING:
     from .clock import VirtualClock
+    from .echo import PlayedAudio
+
+ECHO_LEAD_MS = 40
+"""The echo canceller's reference is placed this much earlier than the device's reported latencies
+say the sound is heard: the reports are rough, and an echo that arrived before its reference
+could not be cancelled at all, while one a little late is still inside the filter's 200 ms."""
 
 
 class AudioOutput(Protocol):
@@ -71,14 +77,20 @@ class WavOutput(MemoryOutput):
 
 class SimulatedOutput(MemoryOutput):
     """The output of a simulated session: every block written moves the virtual clock on by its
-    length, as a real device would take that long to play it. Writes a WAV file when closed."""
+    length, as a real device would take that long to play it. Writes a WAV file when closed.
 
-    def __init__(self, clock: "VirtualClock", path: Path | None = None, rate: int = OUTPUT_RATE):
+    Output sample p is heard at p / rate seconds, the moment the simulated microphone records,
+    so `played` (if given) gets every block at its own position."""
+
+    def __init__(self, clock: "VirtualClock", path: Path | None = None, rate: int = OUTPUT_RATE, played: "PlayedAudio | None" = None):
         super().__init__(rate)
         self.clock = clock
         self.path = path
+        self.played = played
 
     def write(self, block: np.ndarray) -> None:
+        if self.played is not None:
+            self.played.write(block, self.position)
         super().write(block)
         self.clock.advance_to(self.position / self.rate)
 
@@ -163,13 +175,22 @@ def resolve_device(spec: str | int | None, kind: str) -> int | None:
 
 class SoundDeviceOutput:
     """A real output device. Blocks of at most 20 ms are written with a blocking write; a stop
-    aborts the stream, which drops what the device had queued, and the next write restarts it."""
+    aborts the stream, which drops what the device had queued, and the next write restarts it.
 
-    def __init__(self, device: str | int | None = None, rate: int = OUTPUT_RATE):
+    With `played`, every block is also placed on the microphone's timeline for the echo canceller:
+    each time the stream starts, the moment its first sample will be heard (the stream's clock
+    plus its reported latency, plus `delay_ms` the device does not report, less ECHO_LEAD_MS) is
+    measured against the microphone's first sample; from there the position counts on."""
+
+    def __init__(self, device: str | int | None = None, rate: int = OUTPUT_RATE, played: "PlayedAudio | None" = None,
+                 delay_ms: float = 0.0):
         sd = sounddevice_module()
 
         self.rate = rate
         self.position = 0
+        self.played = played
+        self._delay_s = (delay_ms - ECHO_LEAD_MS) / 1000
+        self._anchor: tuple[float, int] | None = None  # (stream time first heard, position) since the last start
         index = resolve_device(device, "outputs")
         name = device if device is not None else "default"
         self._sd, self._name = sd, name
@@ -183,10 +204,21 @@ class SoundDeviceOutput:
             ) from None
         self.latency_s = float(self._stream.latency)
 
+    def _placed_at(self, position: int) -> int | None:
+        """Where output sample `position` lands on the microphone's timeline, in output samples."""
+        if self._anchor is None or self.played is None or self.played.origin is None:
+            return None
+        heard, first = self._anchor
+        return round((heard - self.played.origin) * self.rate) + position - first
+
     def write(self, block: np.ndarray) -> None:
         try:
             if not self._stream.active:
                 self._stream.start()
+                self._anchor = (self._stream.time + self.latency_s + self._delay_s, self.position)
+            at = self._placed_at(self.position)
+            if at is not None:
+                self.played.write(block, at)
             self._stream.write(block)
         except self._sd.PortAudioError as exc:
             raise VoiceguideError(
@@ -198,6 +230,9 @@ class SoundDeviceOutput:
     def discard(self) -> None:
         if self._stream.active:
             self._stream.abort()
+            at = self._placed_at(self.position)
+            if at is not None:  # what was still queued is never heard
+                self.played.unplayed(at - round(self.latency_s * self.rate))
 
     def close(self) -> None:
         if self._stream.active:

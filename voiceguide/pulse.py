@@ -12,6 +12,7 @@ first stream a process opens still waits about a second once: see `warm_up`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -83,6 +84,23 @@ class PulseServer:
                 )
             )
         return self
+
+    @contextlib.contextmanager
+    def echo(self, latency_ms: int = 50, volume_percent: int = 100):
+        """While inside, whatever the guide plays is also heard in the microphone: a loopback from
+        the guide's sink monitor into the "mic" sink, `latency_ms` late, at `volume_percent`."""
+        module = self.pactl(
+            "load-module", "module-loopback", "source=guide.monitor", "sink=mic", f"latency_msec={latency_ms}",
+            "source_dont_move=true", "sink_dont_move=true",
+        ).stdout.strip()
+        try:
+            for line in self.pactl("list", "short", "sink-inputs").stdout.splitlines():
+                index, owner = line.split("\t")[:2]
+                if owner == module:
+                    self.pactl("set-sink-input-volume", index, f"{volume_percent}%")
+            yield
+        finally:
+            self.pactl("unload-module", module, check=False)
 
     def pactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(["pactl", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=10)

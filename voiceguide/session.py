@@ -21,9 +21,10 @@ from .audio import Pcm
 from .clock import MonotonicClock, VirtualClock
 from .content import Routine, Vocabulary
 from .controller import Controller, Plan, Result, Timing
+from .echo import EchoCanceller, PlayedAudio
 from .errors import VoiceguideError
 from .history import History
-from .inputs import ClockedInput, SoundDeviceInput
+from .inputs import ClockedInput, EchoingInput, SoundDeviceInput
 from .listener import Listener, build_paths
 from .outputs import SimulatedOutput, SoundDeviceOutput
 from .player import Player
@@ -116,27 +117,40 @@ def make_plan(routine: Routine, routines: dict, vocab: Vocabulary, history: Hist
 
 @dataclass
 class SessionParts:
-    """The edges of a session: where sound goes and comes from, and the clock."""
+    """The edges of a session: where sound goes and comes from, and the clock. `played` is what
+    the output played, on the microphone's timeline: the echo canceller's reference."""
 
     output: object
     mic: object
     clock: object
     simulated: bool
+    played: PlayedAudio | None = None
 
 
-def real_parts(device: str | None = None, input_device: str | None = None) -> SessionParts:
-    output = SoundDeviceOutput(device)
+def real_parts(device: str | None = None, input_device: str | None = None, device_delay_ms: float = 0.0) -> SessionParts:
+    """Sound devices. `device_delay_ms`: how much later than the devices report the guide's voice
+    reaches the microphone (the echo canceller's delay estimate for this device path)."""
+    played = PlayedAudio()
+    output = SoundDeviceOutput(device, played=played, delay_ms=device_delay_ms)
     try:
-        mic = SoundDeviceInput(input_device)
+        mic = SoundDeviceInput(input_device, played=played)
     except BaseException:
         output.close()
         raise
-    return SessionParts(output, mic, MonotonicClock(), simulated=False)
+    return SessionParts(output, mic, MonotonicClock(), simulated=False, played=played)
 
 
-def simulated_parts(user_audio: Pcm, out: Path | None) -> SessionParts:
+def simulated_parts(user_audio: Pcm, out: Path | None, echo_db: float | None = None, echo_delay_ms: float = 0.0) -> SessionParts:
+    """A virtual clock, the person's recorded voice as the microphone and a WAV file as the
+    speaker. With `echo_db`, the microphone also hears the guide, `echo_delay_ms` late."""
     clock = VirtualClock()
-    return SessionParts(SimulatedOutput(clock, out), ClockedInput(user_audio, clock), clock, simulated=True)
+    played = PlayedAudio()
+    output = SimulatedOutput(clock, out, played=played)
+    if echo_db is None:
+        mic = ClockedInput(user_audio, clock)
+    else:
+        mic = EchoingInput(user_audio, clock, played, echo_db, echo_delay_ms)
+    return SessionParts(output, mic, clock, simulated=True, played=played)
 
 
 @dataclass
@@ -146,6 +160,7 @@ class SessionOptions:
     engine: str = "auto"
     model: Path | None = None
     timing: Timing = field(default_factory=Timing)
+    echo_cancel: bool = True
 
 
 class Session:
@@ -154,19 +169,25 @@ class Session:
 
     def __init__(self, parts: SessionParts, vocab: Vocabulary, options: SessionOptions, log: SessionLog,
                  history: History, cache: SpeechCache | None = None, notices=print, paths: list | None = None):
-        """`paths` replaces the recognizers chosen by options.engine (tests script them)."""
+        """`paths` replaces the recognizers chosen by options.engine (tests script them; what a
+        scripted recognizer hears is taken as said, without the speech gate's check on sound)."""
         self.parts = parts
         self.vocab = vocab
         self.options = options
         self.log = log
         self.history = history
         self.cache = cache or SpeechCache()
+        scripted = paths is not None
         if paths is None:
             paths, found = build_paths(vocab, options.engine, options.model)
             for notice in found:
                 notices(notice)
         self.events: queue.Queue = queue.Queue()
-        self.listener = Listener(parts.mic, paths, self.events, parts.clock.now)
+        cancel = options.echo_cancel and parts.played is not None
+        self.listener = Listener(
+            parts.mic, paths, self.events, parts.clock.now,
+            echo=EchoCanceller() if cancel else None, played=parts.played if cancel else None, vet=not scripted,
+        )
         self.player = Player(parts.output)
         self.player.volume = options.volume
         self.controller: Controller | None = None

@@ -183,3 +183,27 @@ def person(lines: list[tuple[float, str]], voice: str = "en-us", speed: int = 15
     for start, samples in parts:
         track[start : start + len(samples)] = samples
     return Pcm(track, INPUT_RATE), ends
+
+
+def over_the_guide(words: SpeechSet, guide: Pcm, echo_db: float = 0.0, delay_ms: float = 50.0, lead_s: float = 6.0):
+    """Double talk: the words said while the guide talks. The guide's speech plays from the start,
+    over and over, and the microphone hears it `delay_ms` late at `echo_db` (0: as loud as it
+    played); the words begin after `lead_s` of the guide alone. Returns the microphone's set (word
+    times moved on by lead_s) and what was played, the echo canceller's reference."""
+    from .audio import OUTPUT_RATE
+    from .echo import PlayedAudio
+
+    lead = round(lead_s * INPUT_RATE)
+    n = lead + len(words.samples)
+    guide_22k = resample(guide, OUTPUT_RATE).samples
+    repeats = -(-n * OUTPUT_RATE // INPUT_RATE // len(guide_22k)) + 1
+    played = PlayedAudio(seconds=n / INPUT_RATE + 2)
+    played.write(np.tile(guide_22k, repeats)[: n * OUTPUT_RATE // INPUT_RATE + OUTPUT_RATE], 0)
+    gain, delay = 10 ** (echo_db / 20), round(delay_ms * INPUT_RATE / 1000)
+    mic = np.zeros(n, np.float32)
+    mic[lead:] = words.samples
+    for start in range(0, n, INPUT_RATE):  # a second at a time: heard() works on (samples x taps)
+        chunk = min(INPUT_RATE, n - start)
+        mic[start : start + chunk] += played.heard(start - delay, chunk) * gain
+    moved = tuple(replace(u, start_s=u.start_s + lead_s, end_s=u.end_s + lead_s) for u in words.utterances)
+    return SpeechSet(np.clip(mic, -32768, 32767).astype(np.int16), moved), played
