@@ -10,6 +10,7 @@ import signal
 import pytest
 
 from voiceguide import speechset
+from voiceguide.audio import INPUT_RATE
 from voiceguide.rehearsal import Rehearsal
 
 from .conftest import run_cli
@@ -65,6 +66,64 @@ def test_stop_mid_sentence_silences_within_300_ms(pulse, routine_file, tmp_path)
     (row,) = history(tmp_path)
     heard = [c["command"] for c in row["commands"]]
     assert row["outcome"] == "stopped" and heard[0] == "stop" and "pain" not in heard, heard
+
+
+def test_the_guides_voice_is_cancelled_on_the_device_path_across_a_stop(pulse, monkeypatch):
+    """The guide's own voice through PulseAudio's loopback into the microphone, 50 ms late and as
+    loud as played; the stream is stopped and started again halfway (a stop aborts it). Placed by
+    the streams' own times, the reference leads the echo by the loopback's 50 ms give or take a
+    few (inside the canceller's reach), and the echo comes down by 20 dB or more in the last
+    seconds of each half."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from voiceguide.echo import EchoCanceller, PlayedAudio, echo_delay
+    from voiceguide.inputs import SoundDeviceInput
+    from voiceguide.outputs import SoundDeviceOutput
+    from voiceguide.speechgate import level_db
+
+    monkeypatch.setenv("PULSE_SOURCE", "mic.monitor")
+    guide = speechset.resample(speechset.Pcm(np.concatenate([speechset.espeak(LONG_STEP, "en", 160)] * 2), INPUT_RATE), 22050)
+    half = guide.samples[: 22050 * 7]
+    with pulse.echo(latency_ms=50, volume_percent=100):
+        played = PlayedAudio(seconds=30)
+        mic = SoundDeviceInput(played=played)
+        out = SoundDeviceOutput(played=played)
+        blocks, done = [], threading.Event()
+
+        def record():
+            while not done.is_set():
+                block = mic.read(0.5)
+                if block is not None and len(block):
+                    blocks.append(block)
+
+        reader = threading.Thread(target=record)
+        reader.start()
+        time.sleep(0.3)
+        ends = []
+        for _ in range(2):
+            for i in range(0, len(half), 441):
+                out.write(half[i : i + 441])
+            ends.append(sum(len(b) for b in blocks))
+            out.discard()  # a stop: the stream is aborted, and starts again on the next write
+        time.sleep(0.3)
+        done.set()
+        reader.join(5)
+        out.close()
+        mic.close()
+    recorded = np.concatenate(blocks)
+    reference = played.heard(0, len(recorded))
+    echo = EchoCanceller()
+    cancelled = np.zeros_like(recorded)
+    for i in range(0, len(recorded) - 319, 320):
+        cancelled[i : i + 320] = echo.cancel(recorded[i : i + 320], reference[i : i + 320])
+    for end in ends:
+        last = slice(end - 2 * INPUT_RATE, end - INPUT_RATE // 5)
+        delay = echo_delay(recorded[last], reference[last])
+        assert delay is not None and 40 <= delay <= 100, delay
+        assert level_db(recorded[last]) - level_db(cancelled[last]) >= 20, (level_db(recorded[last]), level_db(cancelled[last]))
 
 
 def test_pain_mid_hold_silences_gives_the_safety_message_and_never_resumes(pulse, routine_file, tmp_path):

@@ -3,6 +3,7 @@ generous safety bounds, and the figures live here."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import statistics
@@ -10,6 +11,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +21,9 @@ from .player import HaltReason, Player
 from .rendering import render_timeline, segments_for
 from .timeline import CueKind, compile_routine, silence, speech
 from .tts import SpeechCache, SpeechSettings
+
+if TYPE_CHECKING:
+    from .history import History
 
 LONG_TEXT = (
     "Sit on a sturdy chair, or on the edge of your bed, with your feet flat on the floor about hip "
@@ -302,4 +307,209 @@ def session_table(f: dict) -> str:
         lines.append(f"| {key.replace('_', ' ')} | {d['p50']:.0f} ms | {d['p95']:.0f} ms | {d['max']:.0f} ms | {d['n']} | p50 <= 60 ms, p95 <= 150 ms |")
     missed = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in f["not_heard"].items()) or "none"
     lines.append(f"\nwords not acted on (no earcon within 3 s): {missed}")
+    return "\n".join(lines)
+
+
+ECHO_DB = 0.0
+"""The benchmark's echo: the guide's voice as loud in the microphone as it played (about as loud
+as the synthesized person), ECHO_DELAY_MS late."""
+ECHO_DELAY_MS = 50
+TARGETS = {
+    "reaction": "p50 <= 60 ms, p95 <= 150 ms",
+    "recall": ">= 99% clean, >= 95% at 10 dB and in double talk",
+    "false": "<= 0.5 per hour",
+    "cpu": "<= 10% of one core",
+    "rss": "<= 150 MB",
+}
+
+
+def _quiet_history(folder: Path, routine) -> "History":
+    from .history import History
+
+    history = History(folder / f"{routine.id}-{time.monotonic_ns()}.sqlite3")
+    history.save_answers(routine.id, {q.ask: "no" for q in routine.screening}, time.time())
+    return history
+
+
+def _simulated(routine, routines, user: Pcm, echo_db: float | None, folder: Path, cache) -> list[dict]:
+    """One simulated session, in this process, with the person's `user` audio; its event records."""
+    from .session import Session, SessionLog, SessionOptions, run_routine, simulated_parts
+
+    parts = simulated_parts(user, None, echo_db, ECHO_DELAY_MS if echo_db is not None else 0.0)
+    log = SessionLog(parts.clock)
+    vocab = load_library().vocabularies[routine.language]
+    session = Session(parts, vocab, SessionOptions(), log, _quiet_history(folder, routine), cache=cache, notices=lambda _: None)
+    try:
+        session.start()
+        run_routine(session, routine, routines)
+    finally:
+        session.close()
+    return log.records
+
+
+def _reaction_cases(trials: int, seed: int):
+    """(word, where, echo, seconds into the step or hold) for every combination, `trials` each."""
+    rng = random.Random(seed)
+    for word in ("stop", "pain"):
+        for where in ("speech", "hold"):
+            for echo in (False, True):
+                for _ in range(trials):
+                    yield word, where, echo, rng.uniform(0.5, 6.0) if where == "speech" else rng.uniform(1.5, 10.0)
+
+
+def _simulated_reactions(folder: Path, cache, trials: int, seed: int) -> tuple[dict, int]:
+    """End of word to silence on the virtual clock: the silencing event against the word's end."""
+    from .speechset import person
+
+    routine = load_routine(str(folder / "bench.yaml"))[0]
+    reactions: dict = {}
+    missed = 0
+    for word, where, echo, into in _reaction_cases(trials, seed):
+        records = _simulated(routine, {}, Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), None, folder, cache)
+        cue = next(r for r in records if r["type"] == "cue_started" and (
+            r.get("text", "").startswith("Sit on a sturdy chair") if where == "speech" else r.get("kind") == "silence"))
+        track, (end,) = person([(cue["t"] + into, word)])
+        records = _simulated(routine, {}, track, ECHO_DB if echo else None, folder, cache)
+        silenced = [r["t"] for r in records if r["type"] == "silenced" and r["t"] >= end - 1.0]
+        key = f"{word} in {where}, {'echo' if echo else 'no echo'}"
+        if silenced:
+            reactions.setdefault(key, []).append((silenced[0] - end) * 1000)
+        else:
+            missed += 1
+    return reactions, missed
+
+
+def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, dict]:
+    """End of word to the earcon on the real device path, with and without the loopback echo; and
+    the guide's CPU, memory and time to its first sound, from the sessions without echo."""
+    from .pulse import PulseServer, warm_up
+    from .rehearsal import Rehearsal
+    from .speechset import espeak
+
+    words = {w: espeak(w, "en-us", 150) for w in ("stop", "pain")}
+    reactions: dict = {}
+    missed = 0
+    usage: dict = {"cpu_percent": [], "peak_rss_mb": [], "first_word_s": []}
+    with PulseServer() as pulse:
+        os.environ.update(pulse.env)
+        warm_up()
+        for i, (word, where, echo, into) in enumerate(_reaction_cases(1, seed)):
+            loop = pulse.echo(ECHO_DELAY_MS, 100) if echo else contextlib.nullcontext()
+            with loop, Rehearsal(pulse, str(folder / "bench.yaml"), folder / f"device{i}") as r:
+                if where == "speech":
+                    at = r.wait_for("guide: Sit on a sturdy chair", timeout_s=60) + into
+                else:
+                    at = r.wait_for("guide: Hold for 12 seconds", timeout_s=90) + into
+                first = r.first_sound_after(r.started_at)
+                end = r.say_at(at, words[word])
+                onset = r.earcon_after(end - 0.5)
+                if not echo:
+                    cpu_s, rss_mb = r.usage()
+                    usage["cpu_percent"].append(100 * cpu_s / (time.monotonic() - r.started_at))
+                    usage["peak_rss_mb"].append(rss_mb)
+                    usage["first_word_s"].append(first - r.started_at if first else float("nan"))
+                key = f"{word} in {where}, {'echo' if echo else 'no echo'}"
+                if onset is None:
+                    missed += 1
+                else:
+                    reactions.setdefault(key, []).append((onset - end) * 1000)
+                r.signal()
+    return reactions, missed, usage
+
+
+def _recall(folder: Path) -> dict:
+    """Recall of stop and pain by the whole listener: clean, at 10 dB SNR, and said over the
+    guide's voice (double talk, echo cancelled)."""
+    from . import hearing, speechset
+    from .echo import EchoCanceller
+    from .inputs import PcmInput
+    from .listener import build_paths, listen_to
+
+    library = load_library()
+    vocab = library.vocabularies["en"]
+    words = speechset.build(speechset._phrases(vocab, speechset.SAFETY), speechset.VOICES, speechset.SPEEDS, (50,), gap_s=0.6)
+    spaced = speechset.build(speechset._phrases(vocab, speechset.SAFETY), speechset.VOICES, (150,), (50,), gap_s=2.0)
+    guide = np.concatenate([speechset.espeak(t, "en", 160) for t in speechset.narration_texts(library)[:12]])
+    talk, played = speechset.over_the_guide(spaced, Pcm(guide, INPUT_RATE), ECHO_DB, ECHO_DELAY_MS)
+    sets = {"clean": (words, None), "10 dB": (speechset.with_noise(words, 10, seed=2), None), "double talk": (talk, played)}
+    figures: dict = {}
+    for name, (spoken, reference) in sets.items():
+        echo = EchoCanceller() if reference is not None else None
+        events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), build_paths(vocab, "pocketsphinx")[0], echo, reference)
+        scores = hearing.score(events, spoken)
+        for word in speechset.SAFETY:
+            c = scores.commands[word]
+            figures.setdefault(word, {})[name] = {"recall": c.recall, "heard": c.heard, "said": c.said}
+    return figures
+
+
+def _own_voice(folder: Path, cache) -> dict:
+    """Every shipped English routine, whole, with the guide's voice in the microphone and nobody
+    speaking: whatever is heard, the guide heard in its own voice."""
+    library = load_library()
+    silent = Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)
+    figures: dict = {"seconds": 0.0, "stops": 0, "pains": 0, "commands": 0, "heard": []}
+    for routine in library.routines.values():
+        if routine.language != "en":
+            continue
+        records = _simulated(routine, library.routines, silent, ECHO_DB, folder, cache)
+        figures["seconds"] += records[-1]["t"]
+        for r in records:
+            if r["type"] == "command":
+                figures["commands"] += 1
+                figures["stops"] += r["command"] == "stop"
+                figures["pains"] += r["command"] == "pain"
+                figures["heard"].append({"routine": routine.id, "t": r["t"], "command": r["command"], "text": r["text"]})
+    hours = figures["seconds"] / 3600
+    figures["false_stops_per_hour"] = (figures["stops"] + figures["pains"]) / hours
+    figures["false_commands_per_hour"] = figures["commands"] / hours
+    return figures
+
+
+def bench_all(trials: int = 3, seed: int = 5) -> dict:
+    """The whole promise in one run (about 9 minutes): reaction on the virtual clock and on the real
+    device path, with and without echo; recall clean, noisy and in double talk; the guide hearing
+    its own voice over whole routines; CPU, memory and time to the first word."""
+    from .tts import SpeechCache
+
+    figures: dict = {}
+    with tempfile.TemporaryDirectory(prefix="voiceguide-bench-") as tmp:
+        folder = Path(tmp)
+        (folder / "bench.yaml").write_text(BENCH_ROUTINE)
+        cache = SpeechCache()
+        started = time.monotonic()
+        reactions, missed = _simulated_reactions(folder, cache, trials, seed)
+        figures["simulated"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed}
+        reactions, missed, usage = _device_reactions(folder, seed)
+        figures["device"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed}
+        figures["session"] = {k: statistics.median(v) for k, v in usage.items()}
+        figures["recall"] = _recall(folder)
+        figures["own_voice"] = _own_voice(folder, cache)
+        figures["bench_s"] = time.monotonic() - started
+    return figures
+
+
+def all_table(f: dict) -> str:
+    lines = ["| end of word to silence | path | p50 | p95 | max | n | target |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for path in ("simulated", "device"):
+        for key, d in sorted(f[path]["reaction_ms"].items()):
+            lines.append(f"| {key} | {path} | {d['p50']:.0f} ms | {d['p95']:.0f} ms | {d['max']:.0f} ms | {d['n']} | {TARGETS['reaction']} |")
+    lines.append(f"\nwords not acted on: simulated {f['simulated']['not_acted_on']}, device {f['device']['not_acted_on']}\n")
+    lines += ["| recall | clean | 10 dB SNR | double talk (echo cancelled) | target |", "| --- | --- | --- | --- | --- |"]
+    for word, by in f["recall"].items():
+        cells = [f"{by[k]['recall']:.0%} ({by[k]['heard']}/{by[k]['said']})" for k in ("clean", "10 dB", "double talk")]
+        lines.append(f"| {word} | {' | '.join(cells)} | {TARGETS['recall']} |")
+    own, s = f["own_voice"], f["session"]
+    lines += [
+        "",
+        "| figure | measured | target |",
+        "| --- | --- | --- |",
+        f"| false stops and pains per hour, whole routines with echo | {own['false_stops_per_hour']:.1f} "
+        f"({own['stops'] + own['pains']} in {own['seconds'] / 60:.1f} min) | {TARGETS['false']} |",
+        f"| any command heard in the guide's own voice, per hour | {own['false_commands_per_hour']:.1f} | (reported) |",
+        f"| CPU during a session (real devices) | {s['cpu_percent']:.1f}% of one core | {TARGETS['cpu']} |",
+        f"| peak RSS of a session | {s['peak_rss_mb']:.0f} MB | {TARGETS['rss']} |",
+        f"| start to first spoken word | {s['first_word_s']:.2f} s | (reported) |",
+        f"| benchmark run time | {f['bench_s'] / 60:.1f} min | <= 10 min |",
+    ]
     return "\n".join(lines)

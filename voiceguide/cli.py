@@ -179,11 +179,14 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
-    if args.suite == "speak":
-        figures = bench.bench_speak(trials=args.trials)
+    if args.suite == "all":
+        figures = bench.bench_all(trials=args.trials or 3)
+        table = bench.all_table(figures)
+    elif args.suite == "speak":
+        figures = bench.bench_speak(trials=args.trials or 32)
         table = bench.speak_table(figures)
     elif args.suite == "session":
-        figures = bench.bench_session(trials=max(args.trials, 4))
+        figures = bench.bench_session(trials=max(args.trials or 32, 4))
         table = bench.session_table(figures)
     else:
         figures = bench.bench_listen(korean_model=args.korean_model)
@@ -434,8 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("bench", help="measure speed and latency; prints figures beside their targets")
-    p.add_argument("suite", choices=["speak", "listen", "session"], help="speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
-    p.add_argument("--trials", type=int, default=32, help="speak, session: stops to time (default 32)")
+    p.add_argument("suite", nargs="?", default="all", choices=["all", "speak", "listen", "session"], help="all (the default): the whole promise in one run, about 9 minutes; speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
+    p.add_argument("--trials", type=int, help="stops to time: per combination for all (default 3), in total for speak and session (default 32)")
     p.add_argument("--korean-model", metavar="PATH", help="listen: also measure vosk with this Korean model folder")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_bench)

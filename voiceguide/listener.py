@@ -18,17 +18,15 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from .audio import BLOCK_MS, INPUT_RATE
 from .content import Answer, Command, Vocabulary
+from .echo import EchoCanceller, PlayedAudio
 from .errors import UsageError
 from .inputs import AudioInput
 from .recognizers import SAFETY_COMMANDS, Heard, PocketsphinxSpotter, VoskRecognizer, key_phrases, load_vosk_model
 from .speechgate import SpeechGate
-
-if TYPE_CHECKING:
-    from .echo import EchoCanceller, PlayedAudio
 
 DEDUP_S = 1.0
 """Seconds of audio within which the same command, heard again, is the same request."""
@@ -136,7 +134,7 @@ class Listener:
     """
 
     def __init__(self, source: AudioInput, paths: list, events: queue.Queue, clock: Callable[[], float] = time.monotonic,
-                 echo: "EchoCanceller | None" = None, played: "PlayedAudio | None" = None, vet: bool = True):
+                 echo: EchoCanceller | None = None, played: PlayedAudio | None = None, vet: bool = True):
         if (echo is None) != (played is None):
             raise ValueError("echo cancellation needs both the canceller and what was played")
         self._source = source
@@ -209,7 +207,7 @@ class Listener:
         return None
 
     def _read(self) -> None:
-        samples = 0
+        samples = jumps = 0
         try:
             while not self._stop.is_set():
                 block = self._source.read(READ_TIMEOUT_S)
@@ -220,6 +218,9 @@ class Listener:
                 self.last_audio_at = self._clock()
                 played = None
                 if self._echo is not None and len(block) == self._echo.frame:
+                    if self._played.jumps != jumps:  # the output started again: the echo may have moved
+                        jumps = self._played.jumps
+                        self.gate.relearn()
                     played = self._played.heard(samples, len(block))
                     block = self._cancelled(block, played)
                 self.gate.observe(block, played)
@@ -287,8 +288,8 @@ class Listener:
             self._processed(index, None)
 
 
-def listen_to(source: AudioInput, paths: list, echo: "EchoCanceller | None" = None,
-              played: "PlayedAudio | None" = None) -> list[CommandEvent]:
+def listen_to(source: AudioInput, paths: list, echo: EchoCanceller | None = None,
+              played: PlayedAudio | None = None) -> list[CommandEvent]:
     """Every command heard in a recording, in order of detection time (for `listen`, tests and
     benchmarks); with `echo` and `played`, the guide's voice is cancelled from it first."""
     events: queue.Queue = queue.Queue()

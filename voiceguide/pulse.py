@@ -91,7 +91,7 @@ class PulseServer:
         the guide's sink monitor into the "mic" sink, `latency_ms` late, at `volume_percent`."""
         module = self.pactl(
             "load-module", "module-loopback", "source=guide.monitor", "sink=mic", f"latency_msec={latency_ms}",
-            "source_dont_move=true", "sink_dont_move=true",
+            "source_dont_move=true", "sink_dont_move=true", "adjust_time=0",
         ).stdout.strip()
         try:
             for line in self.pactl("list", "short", "sink-inputs").stdout.splitlines():

@@ -72,6 +72,7 @@ class Rehearsal:
         self.guide_rec.__enter__()
         if self.mic_rec is not None:
             self.mic_rec.__enter__()
+        self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             self._cmd, env=self._env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
         )
@@ -145,6 +146,20 @@ class Rehearsal:
             if onset is not None:
                 return float(times[keep][onset])
         return None
+
+    def first_sound_after(self, t0: float) -> float | None:
+        """When the guide first made a sound after `t0` (monotonic)."""
+        audio, times = self.guide_rec.timed()
+        loud = times[(np.abs(audio.astype(np.int32)) > 300) & (times >= t0)]
+        return float(loud.min()) if len(loud) else None
+
+    def usage(self) -> tuple[float, float]:
+        """The guide's process so far: CPU seconds (user and system) and peak resident memory (MB)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        peak_kb = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+        return cpu_s, peak_kb / 1024
 
     def sounding(self, t0: float, t1: float) -> bool:
         """Whether the guide made any sound between two monotonic times."""

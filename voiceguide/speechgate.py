@@ -76,6 +76,11 @@ class SpeechGate:
         self._other = bytearray()  # per block: any other command could be
         self._lock = threading.Lock()
 
+    def relearn(self) -> None:
+        """Forget the leftover echo learnt so far (the echo path has changed), and expect the
+        loudest again until it is learnt anew."""
+        self._leftover.clear()
+
     def quiet(self, mic: np.ndarray) -> bool:
         """Whether a block is no louder than the room: nobody is speaking in it."""
         return level_db(mic) < max(min(self._levels, default=np.inf) + MARGIN_DB, MIN_LEVEL_DB)
