@@ -79,7 +79,7 @@ def test_the_guides_voice_is_cancelled_on_the_device_path_across_a_stop(pulse, m
 
     import numpy as np
 
-    from voiceguide.echo import EchoCanceller, PlayedAudio, echo_delay
+    from voiceguide.echo import EchoCanceller, PlayedAudio
     from voiceguide.inputs import SoundDeviceInput
     from voiceguide.outputs import SoundDeviceOutput
     from voiceguide.speechgate import level_db
@@ -124,6 +124,18 @@ def test_the_guides_voice_is_cancelled_on_the_device_path_across_a_stop(pulse, m
         delay = echo_delay(recorded[last], reference[last])
         assert delay is not None and 40 <= delay <= 100, delay
         assert level_db(recorded[last]) - level_db(cancelled[last]) >= 20, (level_db(recorded[last]), level_db(cancelled[last]))
+
+
+def echo_delay(mic, played, reach_ms: int = 500) -> float | None:
+    """How far behind the reference the echo in `mic` is, in milliseconds (GCC-PHAT, whose peak is
+    sharp even for voiced speech), or None when no clear echo is found within `reach_ms`."""
+    import numpy as np
+
+    size = 2 * len(mic)
+    cross = np.fft.rfft(mic.astype(np.float64), size) * np.conj(np.fft.rfft(played.astype(np.float64), size))
+    correlation = np.fft.irfft(cross / (np.abs(cross) + 1e-9), size)[: INPUT_RATE * reach_ms // 1000]
+    lag = int(np.argmax(correlation))
+    return lag * 1000 / INPUT_RATE if correlation[lag] >= 0.1 else None
 
 
 def test_pain_mid_hold_silences_gives_the_safety_message_and_never_resumes(pulse, routine_file, tmp_path):

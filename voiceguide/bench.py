@@ -379,16 +379,20 @@ def _simulated_reactions(folder: Path, cache, trials: int, seed: int) -> tuple[d
     return reactions, missed
 
 
-def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, dict]:
+def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, dict]:
     """End of word to the earcon on the real device path, with and without the loopback echo; and
-    the guide's CPU, memory and time to its first sound, from the sessions without echo."""
+    the guide's CPU, memory and time to its first sound, from the sessions without echo.
+
+    With PulseAudio's loopback attached, the earcon that follows a stop is often missing from the
+    guide sink's monitor, though the captions show the word heard and the chime played: those
+    words are counted as acted on but not timed."""
     from .pulse import PulseServer, warm_up
     from .rehearsal import Rehearsal
     from .speechset import espeak
 
     words = {w: espeak(w, "en-us", 150) for w in ("stop", "pain")}
     reactions: dict = {}
-    missed = 0
+    missed = unseen = 0
     usage: dict = {"cpu_percent": [], "peak_rss_mb": [], "first_word_s": []}
     with PulseServer() as pulse:
         os.environ.update(pulse.env)
@@ -409,12 +413,14 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, dict]:
                     usage["peak_rss_mb"].append(rss_mb)
                     usage["first_word_s"].append(first - r.started_at if first else float("nan"))
                 key = f"{word} in {where}, {'echo' if echo else 'no echo'}"
-                if onset is None:
-                    missed += 1
-                else:
+                if onset is not None:
                     reactions.setdefault(key, []).append((onset - end) * 1000)
+                elif any(t >= end - 1.0 and f"({word})" in line for t, line in r.captions):
+                    unseen += 1  # heard, and the chime played, but it did not show on the monitor
+                else:
+                    missed += 1
                 r.signal()
-    return reactions, missed, usage
+    return reactions, missed, unseen, usage
 
 
 def _recall(folder: Path) -> dict:
@@ -427,7 +433,7 @@ def _recall(folder: Path) -> dict:
 
     library = load_library()
     vocab = library.vocabularies["en"]
-    words = speechset.build(speechset._phrases(vocab, speechset.SAFETY), speechset.VOICES, speechset.SPEEDS, (50,), gap_s=0.6)
+    words = speechset.build(speechset._phrases(vocab, speechset.SAFETY), speechset.VOICES, (130, 210), (50,), gap_s=0.6)
     spaced = speechset.build(speechset._phrases(vocab, speechset.SAFETY), speechset.VOICES, (150,), (50,), gap_s=2.0)
     guide = np.concatenate([speechset.espeak(t, "en", 160) for t in speechset.narration_texts(library)[:12]])
     talk, played = speechset.over_the_guide(spaced, Pcm(guide, INPUT_RATE), ECHO_DB, ECHO_DELAY_MS)
@@ -466,7 +472,7 @@ def _own_voice(folder: Path, cache) -> dict:
     return figures
 
 
-def bench_all(trials: int = 3, seed: int = 5) -> dict:
+def bench_all(trials: int = 2, seed: int = 5) -> dict:
     """The whole promise in one run (about 9 minutes): reaction on the virtual clock and on the real
     device path, with and without echo; recall clean, noisy and in double talk; the guide hearing
     its own voice over whole routines; CPU, memory and time to the first word."""
@@ -480,8 +486,9 @@ def bench_all(trials: int = 3, seed: int = 5) -> dict:
         started = time.monotonic()
         reactions, missed = _simulated_reactions(folder, cache, trials, seed)
         figures["simulated"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed}
-        reactions, missed, usage = _device_reactions(folder, seed)
-        figures["device"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed}
+        reactions, missed, unseen, usage = _device_reactions(folder, seed)
+        figures["device"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed,
+                             "acted_on_not_timed": unseen}
         figures["session"] = {k: statistics.median(v) for k, v in usage.items()}
         figures["recall"] = _recall(folder)
         figures["own_voice"] = _own_voice(folder, cache)
@@ -494,7 +501,8 @@ def all_table(f: dict) -> str:
     for path in ("simulated", "device"):
         for key, d in sorted(f[path]["reaction_ms"].items()):
             lines.append(f"| {key} | {path} | {d['p50']:.0f} ms | {d['p95']:.0f} ms | {d['max']:.0f} ms | {d['n']} | {TARGETS['reaction']} |")
-    lines.append(f"\nwords not acted on: simulated {f['simulated']['not_acted_on']}, device {f['device']['not_acted_on']}\n")
+    lines.append(f"\nwords not acted on: simulated {f['simulated']['not_acted_on']}, device {f['device']['not_acted_on']}; "
+                 f"device words acted on but not timed (earcon missing from the monitor): {f['device']['acted_on_not_timed']}\n")
     lines += ["| recall | clean | 10 dB SNR | double talk (echo cancelled) | target |", "| --- | --- | --- | --- | --- |"]
     for word, by in f["recall"].items():
         cells = [f"{by[k]['recall']:.0%} ({by[k]['heard']}/{by[k]['said']})" for k in ("clean", "10 dB", "double talk")]

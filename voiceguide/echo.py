@@ -180,14 +180,3 @@ class PlayedAudio:
         values[(idx < 0) | (idx >= end) | (idx < end - size)] = 0.0
         out = (values * self._table[k % _UP]).sum(axis=1)
         return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
-
-
-def echo_delay(mic: np.ndarray, played: np.ndarray, reach_ms: int = 500) -> float | None:
-    """How far behind the reference the echo in `mic` is, in milliseconds (GCC-PHAT, whose peak is
-    sharp even for voiced speech), or None when no clear echo is found within `reach_ms`. The
-    canceller can only cancel an echo between 0 and FILTER_MS behind its reference."""
-    size = 2 * len(mic)
-    cross = np.fft.rfft(mic.astype(np.float64), size) * np.conj(np.fft.rfft(played.astype(np.float64), size))
-    correlation = np.fft.irfft(cross / (np.abs(cross) + 1e-9), size)[: INPUT_RATE * reach_ms // 1000]
-    lag = int(np.argmax(correlation))
-    return lag * 1000 / INPUT_RATE if correlation[lag] >= 0.1 else None
