@@ -17,6 +17,7 @@ import numpy as np
 
 from .audio import INPUT_RATE, OUTPUT_RATE, Pcm
 from .content import load_library, load_routine
+from .errors import VoiceguideError
 from .player import HaltReason, Player
 from .rendering import render_timeline, segments_for
 from .timeline import CueKind, compile_routine, silence, speech
@@ -379,7 +380,7 @@ def _simulated_reactions(folder: Path, cache, trials: int, seed: int) -> tuple[d
     return reactions, missed
 
 
-def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, dict]:
+def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, dict]:
     """End of word to the earcon on the real device path, with and without the loopback echo; and
     the guide's CPU, memory and time to its first sound, from the sessions without echo.
 
@@ -393,6 +394,7 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, dict]:
     words = {w: espeak(w, "en-us", 150) for w in ("stop", "pain")}
     reactions: dict = {}
     missed = unseen = 0
+    self_heard: list = []
     usage: dict = {"cpu_percent": [], "peak_rss_mb": [], "first_word_s": []}
     with PulseServer() as pulse:
         os.environ.update(pulse.env)
@@ -400,10 +402,12 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, dict]:
         for i, (word, where, echo, into) in enumerate(_reaction_cases(1, seed)):
             loop = pulse.echo(ECHO_DELAY_MS, 100) if echo else contextlib.nullcontext()
             with loop, Rehearsal(pulse, str(folder / "bench.yaml"), folder / f"device{i}") as r:
-                if where == "speech":
-                    at = r.wait_for("guide: Sit on a sturdy chair", timeout_s=60) + into
-                else:
-                    at = r.wait_for("guide: Hold for 12 seconds", timeout_s=90) + into
+                cue = "guide: Sit on a sturdy chair" if where == "speech" else "guide: Hold for 12 seconds"
+                try:
+                    at = r.wait_for(cue, timeout_s=90) + into
+                except VoiceguideError:  # it heard a command in its own voice, and did not get there
+                    self_heard.append([line for _, line in r.captions if "heard:" in line])
+                    continue
                 first = r.first_sound_after(r.started_at)
                 end = r.say_at(at, words[word])
                 onset = r.earcon_after(end - 0.5)
@@ -420,7 +424,7 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, dict]:
                 else:
                     missed += 1
                 r.signal()
-    return reactions, missed, unseen, usage
+    return reactions, missed, unseen, self_heard, usage
 
 
 def _recall(folder: Path) -> dict:
@@ -486,9 +490,9 @@ def bench_all(trials: int = 2, seed: int = 5) -> dict:
         started = time.monotonic()
         reactions, missed = _simulated_reactions(folder, cache, trials, seed)
         figures["simulated"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed}
-        reactions, missed, unseen, usage = _device_reactions(folder, seed)
+        reactions, missed, unseen, self_heard, usage = _device_reactions(folder, seed)
         figures["device"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed,
-                             "acted_on_not_timed": unseen}
+                             "acted_on_not_timed": unseen, "ended_by_its_own_voice": self_heard}
         figures["session"] = {k: statistics.median(v) for k, v in usage.items()}
         figures["recall"] = _recall(folder)
         figures["own_voice"] = _own_voice(folder, cache)
@@ -502,7 +506,8 @@ def all_table(f: dict) -> str:
         for key, d in sorted(f[path]["reaction_ms"].items()):
             lines.append(f"| {key} | {path} | {d['p50']:.0f} ms | {d['p95']:.0f} ms | {d['max']:.0f} ms | {d['n']} | {TARGETS['reaction']} |")
     lines.append(f"\nwords not acted on: simulated {f['simulated']['not_acted_on']}, device {f['device']['not_acted_on']}; "
-                 f"device words acted on but not timed (earcon missing from the monitor): {f['device']['acted_on_not_timed']}\n")
+                 f"device words acted on but not timed (earcon missing from the monitor): {f['device']['acted_on_not_timed']}; "
+                 f"device sessions ended by a command heard in the guide's own voice before the word: {len(f['device']['ended_by_its_own_voice'])}\n")
     lines += ["| recall | clean | 10 dB SNR | double talk (echo cancelled) | target |", "| --- | --- | --- | --- | --- |"]
     for word, by in f["recall"].items():
         cells = [f"{by[k]['recall']:.0%} ({by[k]['heard']}/{by[k]['said']})" for k in ("clean", "10 dB", "double talk")]

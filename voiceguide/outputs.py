@@ -180,7 +180,8 @@ class SoundDeviceOutput:
     With `played`, every block is also placed on the microphone's timeline for the echo canceller:
     each time the stream starts, the moment its first sample will be heard (the stream's clock
     plus its reported latency, plus `delay_ms` the device does not report, less ECHO_LEAD_MS) is
-    measured against the microphone's first sample; from there the position counts on."""
+    measured against the microphone's first sample; from there the position counts on, until an
+    underrun puts a gap in what was heard, when it is measured again."""
 
     def __init__(self, device: str | int | None = None, rate: int = OUTPUT_RATE, played: "PlayedAudio | None" = None,
                  delay_ms: float = 0.0):
@@ -219,7 +220,8 @@ class SoundDeviceOutput:
             at = self._placed_at(self.position)
             if at is not None:
                 self.played.write(block, at)
-            self._stream.write(block)
+            if self._stream.write(block):  # an underrun: the device fell silent for a moment
+                self._anchor = (self._stream.time + self.latency_s + self._delay_s, self.position + len(block))
         except self._sd.PortAudioError as exc:
             raise VoiceguideError(
                 f"the output device '{self._name}' stopped working ({exc}); check the speaker is connected and "
