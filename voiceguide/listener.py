@@ -148,7 +148,10 @@ class Listener:
         self._events = events
         self._clock = clock
         self._dedup = Dedup()
-        self._last_stop: dict = {None: -1e9}  # engine (None: any) -> audio time of its last stop
+        # engine -> audio times of its stops. Paths run at their own pace (one may be seconds ahead
+        # of another when a recording is read as fast as it can be), so keep every time, not the
+        # last: a later stop must not make an earlier command its tail.
+        self._stops: dict = {}
         self._stop = threading.Event()
         self._queues = [queue.Queue() for _ in paths]
         self._engines = [p.engine for p in paths]
@@ -253,13 +256,20 @@ class Listener:
                 self.gated += 1
                 continue
             if h.command is Command.STOP:
-                self._last_stop[path.engine] = self._last_stop[None] = h.t
-            elif h.command is Command.PAIN and h.t - self._last_stop.get(path.engine, -1e9) < STOP_TAIL_S:
+                with self._progress:
+                    self._stops.setdefault(path.engine, []).append(h.t)
+            elif h.command is Command.PAIN and self._after_stop(h.t, path.engine):
                 continue
-            elif h.command not in SAFETY_COMMANDS and h.t - self._last_stop[None] < STOP_TAIL_S:
+            elif h.command not in SAFETY_COMMANDS and self._after_stop(h.t):
                 continue  # the command paths hear "help" and others in it too
             if self._dedup.admit(h):
                 self._events.put(CommandEvent(h.command, h.text, path.engine, h.confidence, h.t))
+
+    def _after_stop(self, t: float, engine: str | None = None) -> bool:
+        """Whether a stop (heard by `engine`, or by any path) came less than STOP_TAIL_S before t."""
+        with self._progress:
+            times = self._stops.get(engine, []) if engine else [x for v in self._stops.values() for x in v]
+            return any(0 <= t - s < STOP_TAIL_S for s in times)
 
     def _processed(self, index: int, t: float | None) -> None:
         with self._progress:
