@@ -349,13 +349,14 @@ def _simulated(routine, routines, user: Pcm, echo_db: float | None, folder: Path
 
 
 def _reaction_cases(trials: int, seed: int):
-    """(word, where, echo, seconds into the step or hold) for every combination, `trials` each."""
+    """(key, word, where, echo, seconds into the step or hold) for every combination, `trials` each."""
     rng = random.Random(seed)
     for word in ("stop", "pain"):
         for where in ("speech", "hold"):
             for echo in (False, True):
                 for _ in range(trials):
-                    yield word, where, echo, rng.uniform(0.5, 6.0) if where == "speech" else rng.uniform(1.5, 10.0)
+                    into = rng.uniform(0.5, 6.0) if where == "speech" else rng.uniform(1.5, 10.0)
+                    yield f"{word} in {where}, {'echo' if echo else 'no echo'}", word, where, echo, into
 
 
 def _simulated_reactions(folder: Path, cache, trials: int, seed: int) -> tuple[dict, int]:
@@ -363,16 +364,17 @@ def _simulated_reactions(folder: Path, cache, trials: int, seed: int) -> tuple[d
     from .speechset import person
 
     routine = load_routine(str(folder / "bench.yaml"))[0]
+    quiet = _simulated(routine, {}, Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), None, folder, cache)
+    starts = {  # the timeline is the same in every session
+        "speech": next(r["t"] for r in quiet if r.get("text", "").startswith("Sit on a sturdy chair")),
+        "hold": next(r["t"] for r in quiet if r["type"] == "cue_started" and r["kind"] == "hold"),
+    }
     reactions: dict = {}
     missed = 0
-    for word, where, echo, into in _reaction_cases(trials, seed):
-        records = _simulated(routine, {}, Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), None, folder, cache)
-        cue = next(r for r in records if r["type"] == "cue_started" and (
-            r.get("text", "").startswith("Sit on a sturdy chair") if where == "speech" else r.get("kind") == "silence"))
-        track, (end,) = person([(cue["t"] + into, word)])
+    for key, word, where, echo, into in _reaction_cases(trials, seed):
+        track, (end,) = person([(starts[where] + into, word)])
         records = _simulated(routine, {}, track, ECHO_DB if echo else None, folder, cache)
         silenced = [r["t"] for r in records if r["type"] == "silenced" and r["t"] >= end - 1.0]
-        key = f"{word} in {where}, {'echo' if echo else 'no echo'}"
         if silenced:
             reactions.setdefault(key, []).append((silenced[0] - end) * 1000)
         else:
@@ -399,7 +401,7 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, di
     with PulseServer() as pulse:
         os.environ.update(pulse.env)
         warm_up()
-        for i, (word, where, echo, into) in enumerate(_reaction_cases(1, seed)):
+        for i, (key, word, where, echo, into) in enumerate(_reaction_cases(1, seed)):
             loop = pulse.echo(ECHO_DELAY_MS, 100) if echo else contextlib.nullcontext()
             with loop, Rehearsal(pulse, str(folder / "bench.yaml"), folder / f"device{i}") as r:
                 cue = "guide: Sit on a sturdy chair" if where == "speech" else "guide: Hold for 12 seconds"
@@ -416,7 +418,6 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, di
                     usage["cpu_percent"].append(100 * cpu_s / (time.monotonic() - r.started_at))
                     usage["peak_rss_mb"].append(rss_mb)
                     usage["first_word_s"].append(first - r.started_at if first else float("nan"))
-                key = f"{word} in {where}, {'echo' if echo else 'no echo'}"
                 if onset is not None:
                     reactions.setdefault(key, []).append((onset - end) * 1000)
                 elif any(t >= end - 1.0 and f"({word})" in line for t, line in r.captions):

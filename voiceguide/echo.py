@@ -169,6 +169,11 @@ class PlayedAudio:
         self._ring[first : first + head] = samples[:head]
         self._ring[: len(samples) - head] = samples[head:]
 
+    def echo(self, start: int, n: int, gain_db: float, delay_ms: float) -> np.ndarray:
+        """What a microphone hears of it from sample `start`, `delay_ms` late and at `gain_db` (0:
+        as loud as it played), as float32: simulated echo."""
+        return self.heard(start - round(delay_ms * INPUT_RATE / 1000), n).astype(np.float32) * 10 ** (gain_db / 20)
+
     def heard(self, start: int, n: int) -> np.ndarray:
         """n samples at 16 kHz from microphone sample `start`, as int16."""
         k = np.arange(start, start + n)

@@ -102,15 +102,15 @@ class EchoingInput(ClockedInput):
                  block_ms: int = BLOCK_MS):
         super().__init__(pcm, clock, block_ms)
         self._played = played
-        self._gain = 10 ** (gain_db / 20)
-        self._delay = round(delay_ms * INPUT_RATE / 1000)
+        self._gain_db = gain_db
+        self._delay_ms = delay_ms
 
     def read(self, timeout_s: float) -> np.ndarray | None:
         start = self._pos
         block = super().read(timeout_s)
         if block is None or not len(block):
             return block
-        echo = self._played.heard(start - self._delay, len(block)).astype(np.float32) * self._gain
+        echo = self._played.echo(start, len(block), self._gain_db, self._delay_ms)
         return np.clip(block + echo, -32768, 32767).astype(np.int16)
 
 

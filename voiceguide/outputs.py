@@ -205,6 +205,10 @@ class SoundDeviceOutput:
             ) from None
         self.latency_s = float(self._stream.latency)
 
+    def _anchor_at(self, position: int) -> None:
+        """Output sample `position` is the next to be written: note when it will be heard."""
+        self._anchor = (self._stream.time + self.latency_s + self._delay_s, position)
+
     def _placed_at(self, position: int) -> int | None:
         """Where output sample `position` lands on the microphone's timeline, in output samples."""
         if self._anchor is None or self.played is None or self.played.origin is None:
@@ -216,12 +220,12 @@ class SoundDeviceOutput:
         try:
             if not self._stream.active:
                 self._stream.start()
-                self._anchor = (self._stream.time + self.latency_s + self._delay_s, self.position)
+                self._anchor_at(self.position)
             at = self._placed_at(self.position)
             if at is not None:
                 self.played.write(block, at)
             if self._stream.write(block):  # an underrun: the device fell silent for a moment
-                self._anchor = (self._stream.time + self.latency_s + self._delay_s, self.position + len(block))
+                self._anchor_at(self.position + len(block))
         except self._sd.PortAudioError as exc:
             raise VoiceguideError(
                 f"the output device '{self._name}' stopped working ({exc}); check the speaker is connected and "

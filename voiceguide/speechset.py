@@ -199,11 +199,10 @@ def over_the_guide(words: SpeechSet, guide: Pcm, echo_db: float = 0.0, delay_ms:
     repeats = -(-n * OUTPUT_RATE // INPUT_RATE // len(guide_22k)) + 1
     played = PlayedAudio(seconds=n / INPUT_RATE + 2)
     played.write(np.tile(guide_22k, repeats)[: n * OUTPUT_RATE // INPUT_RATE + OUTPUT_RATE], 0)
-    gain, delay = 10 ** (echo_db / 20), round(delay_ms * INPUT_RATE / 1000)
     mic = np.zeros(n, np.float32)
     mic[lead:] = words.samples
-    for start in range(0, n, INPUT_RATE):  # a second at a time: heard() works on (samples x taps)
+    for start in range(0, n, INPUT_RATE):  # a second at a time: echo() works on (samples x taps)
         chunk = min(INPUT_RATE, n - start)
-        mic[start : start + chunk] += played.heard(start - delay, chunk) * gain
+        mic[start : start + chunk] += played.echo(start, chunk, echo_db, delay_ms)
     moved = tuple(replace(u, start_s=u.start_s + lead_s, end_s=u.end_s + lead_s) for u in words.utterances)
     return SpeechSet(np.clip(mic, -32768, 32767).astype(np.int16), moved), played
