@@ -180,8 +180,7 @@ class SoundDeviceOutput:
     With `played`, every block is also placed on the microphone's timeline for the echo canceller:
     each time the stream starts, the moment its first sample will be heard (the stream's clock
     plus its reported latency, plus `delay_ms` the device does not report, less ECHO_LEAD_MS) is
-    measured against the microphone's first sample; from there the position counts on, until an
-    underrun puts a gap in what was heard, when it is measured again."""
+    measured against the microphone's first sample; from there the position counts on."""
 
     def __init__(self, device: str | int | None = None, rate: int = OUTPUT_RATE, played: "PlayedAudio | None" = None,
                  delay_ms: float = 0.0):
@@ -205,10 +204,6 @@ class SoundDeviceOutput:
             ) from None
         self.latency_s = float(self._stream.latency)
 
-    def _anchor_at(self, position: int) -> None:
-        """Output sample `position` is the next to be written: note when it will be heard."""
-        self._anchor = (self._stream.time + self.latency_s + self._delay_s, position)
-
     def _placed_at(self, position: int) -> int | None:
         """Where output sample `position` lands on the microphone's timeline, in output samples."""
         if self._anchor is None or self.played is None or self.played.origin is None:
@@ -220,12 +215,11 @@ class SoundDeviceOutput:
         try:
             if not self._stream.active:
                 self._stream.start()
-                self._anchor_at(self.position)
+                self._anchor = (self._stream.time + self.latency_s + self._delay_s, self.position)
             at = self._placed_at(self.position)
             if at is not None:
                 self.played.write(block, at)
-            if self._stream.write(block):  # an underrun: the device fell silent for a moment
-                self._anchor_at(self.position + len(block))
+            self._stream.write(block)
         except self._sd.PortAudioError as exc:
             raise VoiceguideError(
                 f"the output device '{self._name}' stopped working ({exc}); check the speaker is connected and "
