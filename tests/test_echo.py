@@ -10,7 +10,7 @@ import pytest
 
 from voiceguide import hearing, speechset
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm
-from voiceguide.echo import EchoCanceller, PlayedAudio
+from voiceguide.echo import EchoCanceller, EchoPath, PlayedAudio
 from voiceguide.inputs import PcmInput
 from voiceguide.listener import build_paths, listen_to
 
@@ -93,6 +93,57 @@ def test_played_audio_is_resampled_to_the_microphone_and_silent_where_nothing_pl
     assert not audio.heard(INPUT_RATE + 50, 320).any() and audio.heard(INPUT_RATE - 400, 320).any()
     audio.write(played[:441], at=3 * OUTPUT_RATE)  # the stream starts again later: a gap of silence
     assert not audio.heard(2 * INPUT_RATE, 320).any() and audio.heard(3 * INPUT_RATE + 20, 300).any()
+
+
+@pytest.fixture(scope="module")
+def guide_played(scene):
+    """The scene's 12 s of the guide, as the output writes it: 20 ms blocks at 22050 Hz, placed
+    40 ms ahead of where a device says they are heard."""
+    far = speechset.resample(Pcm(scene[0].astype(np.int16), INPUT_RATE), OUTPUT_RATE).samples
+    played = PlayedAudio(seconds=15)
+    played.lead_ms = 40
+    for i in range(0, len(far), 441):
+        played.write(far[i : i + 441])
+    return played
+
+
+def tracked(played, mic) -> tuple[EchoPath, np.ndarray, list]:
+    """The microphone through the echo path; where the tracker had moved the reference, per block."""
+    path = EchoPath(played, EchoCanceller())
+    out, shifts = np.zeros_like(mic), []
+    for i in range(0, len(mic) - 319, 320):
+        out[i : i + 320], _ = path.cancel(mic[i : i + 320], i)
+        shifts.append(path.tracker.shift)
+    return path, out, shifts
+
+
+def test_the_reference_follows_an_echo_that_moves(scene, guide_played):
+    """As an underrun would: the echo is 50 ms late for 6 s, then 110 ms. The tracker keeps it where
+    it first found it (50 ms is well inside the filter): within 3 s of the jump, to the millisecond,
+    the reference is 60 ms later, and the echo comes down by 20 dB again."""
+    rng = np.random.default_rng(1)
+    n = 12 * INPUT_RATE
+    first = guide_played.echo(0, 6 * INPUT_RATE, -6, 50)
+    second = guide_played.echo(6 * INPUT_RATE, n - 6 * INPUT_RATE, -6, 110)
+    echo = np.concatenate([first, second])
+    mic = np.clip(echo + scene[2] + rng.normal(0, 30, n), -32768, 32767).astype(np.int16)
+    path, out, shifts = tracked(guide_played, mic)
+    ms = INPUT_RATE // 1000
+    assert abs(path.tracker.home - 50 * ms) <= ms and path.tracker.moves == 1
+    assert all(s == 0 for s in shifts[: 6 * 50]) and all(abs(s - 60 * ms) <= ms for s in shifts[9 * 50 :]), sorted(set(shifts))
+    last = slice(n - INPUT_RATE, n)  # after the second "stop"
+    assert db(mic[last], out[last]) >= 20
+
+
+def test_a_voice_or_noise_with_no_echo_moves_nothing(scene, guide_played):
+    """Headphones: the guide plays, and the microphone hears only the person and the room."""
+    rng = np.random.default_rng(2)
+    person = np.concatenate([speechset.espeak(t, "en-us", 150) for t in GUIDE[::-1] * 2]).astype(np.float64)
+    mic = np.zeros(12 * INPUT_RATE)
+    mic[: min(len(person), len(mic))] = person[: len(mic)]
+    mic = np.clip(mic + rng.normal(0, 300, len(mic)), -32768, 32767).astype(np.int16)
+    path, _, _ = tracked(guide_played, mic)
+    assert path.tracker.moves == 0 and path.tracker.shift == 0
 
 
 def test_steady_noise_at_any_level_is_never_heard_as_a_command(vocab):

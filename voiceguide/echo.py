@@ -121,6 +121,106 @@ def _resampling_table() -> np.ndarray:
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+class DelayTracker:
+    """Keeps the reference lined up with the echo it causes.
+
+    Where a device says its sound is heard is only roughly where it is: an underrun in the output
+    or in a sound server moves the echo by tens of milliseconds without any report (seen on
+    PulseAudio: 51 -> 73 ms and 54 -> 100 ms in one session), and the adaptive filter then needs
+    seconds to find it again. So the echo's delay is measured from the audio itself, by GCC-PHAT
+    over the last second of microphone and reference (its peak is sharp even for voiced speech),
+    every half second while the guide plays; three measurements in a row that agree to 1 ms count.
+
+    The first one sets `home`, where the echo is kept: where it was found, if that is well inside
+    the filter (0 to HOME_MAX_MS behind the reference), or else `lead_ms` behind it, the lead the
+    output gives it. Whenever the echo is found more than TOLERANCE_MS away from home, the
+    reference is moved by the difference, so the filter finds the echo where it had learnt it;
+    `moves` counts the moves. A voice over the guide, or no echo at all (headphones), gives no
+    clear peak and moves nothing."""
+
+    WINDOW = INPUT_RATE
+    EVERY = 25
+    """Blocks between measurements."""
+    PEAK = 0.1
+    """The least GCC-PHAT peak taken as an echo; unrelated audio peaks near 0.03 over one second."""
+    TOLERANCE_MS = 4
+    AGREE = 3
+    REACH_MS = 400
+    HOME_MAX_MS = 100
+    """Beyond this the room's reverberation after the echo would not fit in the filter's 200 ms."""
+
+    def __init__(self, lead_ms: float = 0.0):
+        self.lead = round(lead_ms * INPUT_RATE / 1000)
+        self.shift = 0
+        """Microphone samples by which the reference is read late (negative: early)."""
+        self.home: int | None = None
+        """Where the echo is kept, in samples behind the reference; None until first found."""
+        self.moves = 0
+        self._mic = np.zeros(self.WINDOW, np.float32)
+        self._ref = np.zeros(self.WINDOW, np.float32)
+        self._blocks = 0
+        self._active = np.zeros(self.WINDOW // (INPUT_RATE * BLOCK_MS // 1000), bool)  # blocks with sound in the reference
+        self._lags: list[int] = []
+
+    def observe(self, mic: np.ndarray, reference: np.ndarray) -> None:
+        """One block of the microphone as recorded, and the reference read for it."""
+        n = len(mic)
+        self._mic = np.concatenate([self._mic[n:], mic.astype(np.float32)])
+        self._ref = np.concatenate([self._ref[n:], reference.astype(np.float32)])
+        self._active = np.append(self._active[1:], np.abs(reference).max() > SILENT_LEVEL)
+        self._blocks += 1
+        if self._blocks % self.EVERY or self._active.mean() < 0.5:
+            return
+        lag = self._lag()
+        self._lags = (self._lags + [lag])[-self.AGREE :] if lag is not None else []
+        if len(self._lags) == self.AGREE and max(self._lags) - min(self._lags) <= INPUT_RATE // 1000:
+            lag = sorted(self._lags)[self.AGREE // 2]
+            if self.home is None:
+                self.home = lag if 0 <= lag <= self.HOME_MAX_MS * INPUT_RATE // 1000 else self.lead
+            off = lag - self.home
+            if abs(off) > self.TOLERANCE_MS * INPUT_RATE // 1000:
+                self.shift += off
+                self.moves += 1
+                self._lags = []
+                self._active[:] = False  # the window now holds the reference from before the move
+
+    def _lag(self) -> int | None:
+        size = 2 * self.WINDOW
+        cross = np.fft.rfft(self._mic, size) * np.conj(np.fft.rfft(self._ref, size))
+        correlation = np.fft.irfft(cross / (np.abs(cross) + 1e-9), size)
+        reach = self.REACH_MS * INPUT_RATE // 1000
+        candidates = np.concatenate([correlation[-reach:], correlation[:reach]])
+        best = int(np.argmax(candidates))
+        return best - reach if candidates[best] >= self.PEAK else None
+
+
+class EchoPath:
+    """The canceller fed with what was played, lined up with its echo by a DelayTracker."""
+
+    def __init__(self, played: "PlayedAudio", canceller: EchoCanceller):
+        self.played = played
+        self.canceller = canceller
+        self.tracker = DelayTracker(played.lead_ms)
+
+    @property
+    def found(self) -> bool:
+        """Whether the guide's voice has been heard coming back at all. Until it has, there is no
+        echo to cancel, and the canceller would only change the person's voice."""
+        return self.tracker.home is not None
+
+    @property
+    def moves(self) -> int:
+        """How many times the echo may have moved: the output started again elsewhere, or the
+        tracker moved the reference."""
+        return self.played.jumps + self.tracker.moves
+
+    def cancel(self, block: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Microphone block from sample `start` -> (the block without the echo, the reference used)."""
+        reference = self.played.heard(start - self.tracker.shift, len(block))
+        self.tracker.observe(block, reference)
+        return self.canceller.cancel(block, reference), reference
+
+
 class PlayedAudio:
     """What the guide played, placed where the microphone hears it: the echo canceller's reference.
 
@@ -137,6 +237,9 @@ class PlayedAudio:
         self._table = _resampling_table()
         self.jumps = 0
         """How many times the output started again somewhere other than where it left off."""
+        self.lead_ms = 0.0
+        """How far ahead of its echo the output places what it plays (a real device's reported
+        latency is rough, and an echo that came before its reference could not be cancelled)."""
         self.origin: float | None = None
         """Real devices: the stream time of the microphone's first sample, which outputs need to
         place what they play. None until the microphone has delivered its first block."""

@@ -22,7 +22,7 @@ from typing import Callable
 
 from .audio import BLOCK_MS, INPUT_RATE
 from .content import Answer, Command, Vocabulary
-from .echo import EchoCanceller, PlayedAudio
+from .echo import EchoCanceller, EchoPath, PlayedAudio
 from .errors import UsageError
 from .inputs import AudioInput
 from .recognizers import SAFETY_COMMANDS, Heard, PocketsphinxSpotter, VoskRecognizer, key_phrases, load_vosk_model
@@ -138,8 +138,7 @@ class Listener:
         if (echo is None) != (played is None):
             raise ValueError("echo cancellation needs both the canceller and what was played")
         self._source = source
-        self._echo = echo
-        self._played = played
+        self._echo = EchoPath(played, echo) if echo is not None else None
         self.gate = SpeechGate()
         self._as_recorded = True  # the canceller's output is not used while there is no echo
         self._vet = vet
@@ -210,7 +209,7 @@ class Listener:
         return None
 
     def _read(self) -> None:
-        samples = jumps = 0
+        samples, echo_state = 0, (0, False)
         try:
             while not self._stop.is_set():
                 block = self._source.read(READ_TIMEOUT_S)
@@ -220,12 +219,11 @@ class Listener:
                     continue
                 self.last_audio_at = self._clock()
                 played = None
-                if self._echo is not None and len(block) == self._echo.frame:
-                    if self._played.jumps != jumps:  # the output started again: the echo may have moved
-                        jumps = self._played.jumps
+                if self._echo is not None and len(block) == self._echo.canceller.frame:
+                    if (self._echo.moves, self._echo.found) != echo_state:  # what is left of the echo changes
+                        echo_state = (self._echo.moves, self._echo.found)
                         self.gate.relearn()
-                    played = self._played.heard(samples, len(block))
-                    block = self._cancelled(block, played)
+                    block, played = self._cancelled(block, samples)
                 self.gate.observe(block, played)
                 samples += len(block)
                 t = samples / INPUT_RATE
@@ -237,18 +235,20 @@ class Listener:
             for q in self._queues:
                 q.put(None)
 
-    def _cancelled(self, block, played):
+    def _cancelled(self, block, start):
         """The block without the guide's voice. While nothing has played recently enough to echo,
-        the block goes on as it was recorded: the canceller's suppressor changes what the spotter
-        hears even with no echo under it (espeak's "yes" is also heard as "pain" in 12 of 16 block
-        alignments through it, 0 of 16 as recorded). The switch back to the recording waits for a
-        quiet block, so that it never falls inside a word."""
-        cancelled = self._echo.cancel(block, played)
-        if self._echo.echoing:
+        or no echo of it has been found at all (headphones), the block goes on as it was recorded:
+        the canceller's suppressor changes what the spotter hears even with no echo under it
+        (espeak's "yes" is also heard as "pain" in 12 of 16 block alignments through it, 0 of 16 as
+        recorded; on devices with no echo path, "stop" was followed by "pain" 0.7 s later in 1 of
+        6 sessions, 0 of 10 as recorded). The switch back to the recording waits for a quiet
+        block, so that it never falls inside a word."""
+        cancelled, played = self._echo.cancel(block, start)
+        if self._echo.canceller.echoing and self._echo.found:
             self._as_recorded = False
         elif not self._as_recorded and self.gate.quiet(block):
             self._as_recorded = True
-        return block if self._as_recorded else cancelled
+        return (block if self._as_recorded else cancelled), played
 
     def _emit(self, path, heard: list[Heard]) -> None:
         for h in heard:
