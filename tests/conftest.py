@@ -27,6 +27,24 @@ def cli():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def own_settings_and_data(tmp_path_factory):
+    """No test reads the user's settings file or writes into the user's data folder (history,
+    kept speech rate); tests that look at either give their own folders."""
+    import os
+
+    folder = tmp_path_factory.mktemp("xdg")
+    saved = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "VOICEGUIDE_SETTINGS")}
+    os.environ.update(XDG_CONFIG_HOME=str(folder / "config"), XDG_DATA_HOME=str(folder / "data"))
+    os.environ.pop("VOICEGUIDE_SETTINGS", None)
+    yield folder
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
 def speech_cache_dir(tmp_path_factory):
     """One speech cache for the whole run, so each text is synthesized once per run and no test
     reads or writes the user's own cache."""

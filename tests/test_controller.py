@@ -125,7 +125,7 @@ def guide(tmp_path, shipped):
     history = History(tmp_path / "history.sqlite3")
 
     def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None,
-            screen_only=False):
+            screen_only=False, options=None):
         local = load_library([write(tmp_path, routine_yaml)], base=shipped)
         assert not local.errors, [str(p) for p in local.errors]
         routine = next(iter(local.routines.values()))
@@ -136,7 +136,7 @@ def guide(tmp_path, shipped):
         log = SessionLog(clock)
         path = ScriptedPath(list(script), log, fail_at_s)
         session = Session(
-            SessionParts(output, mic, clock, simulated=True), shipped.vocabularies["en"], SessionOptions(timing=timing),
+            SessionParts(output, mic, clock, simulated=True), shipped.vocabularies["en"], options or SessionOptions(timing=timing),
             log, history, cache, paths=[path],
         )
         if interrupt_at_s is not None:
@@ -421,3 +421,19 @@ def test_a_signal_silences_at_once_ends_as_stopped_and_writes_history(guide):
     assert 2.0 <= silenced["t"] <= 2.0 + 2 * BLOCK_MS / 1000
     assert records[-1]["type"] == "ended" and not any(r["type"] == "cue_started" for r in records if r["t"] > silenced["t"])
     assert guide.history.sessions()[-1].outcome == "stopped"
+
+
+def test_the_rate_and_volume_the_person_chose_are_kept_for_the_next_session(guide, tmp_path, monkeypatch):
+    from voiceguide import settings
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    options = SessionOptions.from_settings(settings.resolve({}, tmp_path / "none.toml"))
+    options.timing = FAST
+    script = [Says(Command.FASTER, at_s=2.0), Says(Command.FASTER, at_s=5.0), Says(Command.SOFTER, at_s=8.0),
+              Says(Command.STOP, at_s=11.0)]
+    (result,), records, _ = guide(script, options=options)
+    assert result.outcome == "stopped"
+    assert settings.load_kept() == {"rate": 200, "volume": 0.64}
+    found = settings.resolve({}, tmp_path / "none.toml")
+    assert (found["rate"], found.sources["rate"]) == (200, "kept") and found.sources["volume"] == "kept"
+    assert settings.resolve({"rate": 120}, tmp_path / "none.toml")["rate"] == 120

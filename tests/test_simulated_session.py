@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from voiceguide.audio import BLOCK_MS, INPUT_RATE, OUTPUT_RATE, Pcm, earcon, read_wav, scale, write_wav
-from voiceguide.session import DEFAULT_VOLUME
+from voiceguide.settings import DEFAULT_VOLUME
 from voiceguide.speechset import person
 
 from .conftest import run_cli

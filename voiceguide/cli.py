@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, settings
 from .audio import read_wav
 from .content import content_root, load_library, load_routine
 from .errors import ContentError, UsageError, VoiceguideError
@@ -111,8 +111,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_SETTING_FLAGS = ("voice", "rate", "volume", "device", "input_device", "engine", "model", "echo_cancel", "device_delay_ms")
+
+
+def _settings(args: argparse.Namespace) -> settings.Settings:
+    """The effective settings: the flags given, then what the person kept, the file, defaults."""
+    return settings.resolve({k: getattr(args, k) for k in _SETTING_FLAGS if getattr(args, k, None) is not None})
+
+
 def _speech_settings(args: argparse.Namespace) -> SpeechSettings:
-    return SpeechSettings(voice=args.voice, rate_wpm=args.rate)
+    found = _settings(args)
+    return SpeechSettings(voice=found["voice"], rate_wpm=found["rate"])
 
 
 def _signal_status(signum: int | None) -> int | None:
@@ -151,7 +160,7 @@ def _play(output: AudioOutput, segments: list) -> int:
 def cmd_say(args: argparse.Namespace) -> int:
     settings = _speech_settings(args)
     rendered = SpeechCache().get_many([args.text], settings)
-    output = SoundDeviceOutput(args.device)
+    output = SoundDeviceOutput(_settings(args)["device"])
     return _play(output, segments_for([speech(args.text)], rendered))
 
 
@@ -263,18 +272,16 @@ def _open_session(args: argparse.Namespace, language: str):
         raise UsageError("--echo-delay-ms needs --echo-db DB: how loud the guide's voice is in the microphone")
     if getattr(args, "echo_delay_ms", None) is not None and not 0 <= args.echo_delay_ms <= 150:
         raise UsageError(f"--echo-delay-ms {args.echo_delay_ms:g}: give 0 to 150 ms, the echo canceller's reach")
+    found = _settings(args)
     vocab = _vocabulary(language)
-    options = SessionOptions(
-        speech=_speech_settings(args), engine=args.engine, model=Path(args.model) if args.model else None,
-        echo_cancel=not args.no_echo_cancel,
-    )
+    options = SessionOptions.from_settings(found)
     history = History()
     if simulate:
         parts = simulated_parts(
             read_wav(Path(args.user_audio)), Path(args.out) if args.out else None, args.echo_db, args.echo_delay_ms or 0.0
         )
     else:
-        parts = real_parts(args.device, args.input_device, args.device_delay_ms)
+        parts = real_parts(found["device"], found["input_device"], found["device_delay_ms"])
     events = Path(args.events) if getattr(args, "events", None) else None
     transcript = Path(args.transcript) if getattr(args, "transcript", None) else None
     log = SessionLog(parts.clock, sys.stdout, transcript, events)
@@ -379,15 +386,27 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    if args.forget:
+        settings.forget()
+        print(f"forgot the rate and volume chosen by voice ({settings.kept_path()})")
+        return EXIT_OK
+    found = _settings(args)
+    if args.json:
+        _print_json({"file": str(settings.settings_path()), "settings": {
+            name: {"value": found.values[name], "from": found.sources[name]} for name in found.values}})
+        return EXIT_OK
+    print(f"settings file: {settings.settings_path()}")
+    for field in settings.FIELDS:
+        source = found.sources[field.name]
+        where = {"flag": "a flag", "kept": "chosen by voice, kept", "default": "default"}.get(source, "the settings file")
+        print(f"{field.name} = {json.dumps(found.values[field.name])}   ({where})")
+    return EXIT_OK
+
+
 def _add_session_flags(p: argparse.ArgumentParser, simulate: bool) -> None:
-    p.add_argument("--device", metavar="D", help="output device name or index (see `voiceguide devices`)")
-    p.add_argument("--input-device", metavar="D", help="microphone device name or index")
-    p.add_argument("--engine", choices=["auto", "pocketsphinx", "vosk"], default="auto", help="command recognizer (default auto)")
-    p.add_argument("--model", metavar="PATH", help="a vosk model folder (default: the installed model for the language)")
+    _add_setting_flags(p)
     p.add_argument("--transcript", metavar="FILE", help="also write the captions to FILE")
-    p.add_argument("--no-echo-cancel", action="store_true", help="do not cancel the guide's own voice from the microphone")
-    p.add_argument("--device-delay-ms", type=float, default=0.0, metavar="MS",
-                   help="how much later than the devices report the guide's voice reaches the microphone (default 0)")
     if simulate:
         p.add_argument("--simulate", action="store_true", help="no sound hardware: run on a virtual clock")
         p.add_argument("--user-audio", metavar="USER.wav", help="simulate: what the person says, from the session's start")
@@ -396,12 +415,25 @@ def _add_session_flags(p: argparse.ArgumentParser, simulate: bool) -> None:
         p.add_argument("--echo-db", type=float, metavar="DB",
                        help="simulate: the microphone also hears the guide, DB relative to how loud it played (0: as loud)")
         p.add_argument("--echo-delay-ms", type=float, metavar="MS", help="simulate: the guide's voice reaches the microphone MS late (default 0)")
+
+
+def _add_setting_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that override the settings file (see `voiceguide config`)."""
+    p.add_argument("--device", metavar="D", help="output device name or index (see `voiceguide devices`)")
+    p.add_argument("--input-device", metavar="D", help="microphone device name or index")
+    p.add_argument("--engine", choices=settings.ENGINES, help="command recognizer (default auto)")
+    p.add_argument("--model", metavar="PATH", help="a vosk model folder (default: the installed model for the language)")
+    p.add_argument("--no-echo-cancel", dest="echo_cancel", action="store_const", const=False,
+                   help="do not cancel the guide's own voice from the microphone")
+    p.add_argument("--device-delay-ms", type=float, metavar="MS",
+                   help="how much later than the devices report the guide's voice reaches the microphone (default 0)")
+    p.add_argument("--volume", type=float, metavar="V", help=f"loudness, {settings.MIN_VOLUME} to 1.0 (default {settings.DEFAULT_VOLUME})")
     _add_speech_flags(p)
 
 
 def _add_speech_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rate", type=int, default=DEFAULT_RATE_WPM, metavar="WPM", help=f"speech rate in words per minute ({MIN_RATE_WPM} to {MAX_RATE_WPM}; default {DEFAULT_RATE_WPM})")
-    p.add_argument("--voice", default=DEFAULT_VOICE, metavar="V", help=f"espeak-ng voice, such as en-gb or en-us+f3 (default {DEFAULT_VOICE})")
+    p.add_argument("--rate", type=int, metavar="WPM", help=f"speech rate in words per minute ({MIN_RATE_WPM} to {MAX_RATE_WPM}; default {DEFAULT_RATE_WPM})")
+    p.add_argument("--voice", metavar="V", help=f"espeak-ng voice, such as en-gb or en-us+f3 (default {DEFAULT_VOICE})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -470,6 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("history", help="list past sessions")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("config", help="show the effective settings and where each comes from")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--forget", action="store_true", help="forget the speech rate and volume chosen by voice")
+    _add_setting_flags(p)
+    p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("devices", help="list the audio devices")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable
@@ -123,6 +123,21 @@ class Vocabulary:
     def meanings(self) -> dict:
         """Every command and answer, with its phrases: what a recognizer listens for."""
         return {**self.phrases, **self.answers}
+
+    def tuned(self, thresholds: dict, where: str) -> "Vocabulary":
+        """This vocabulary with other spotting thresholds (phrase -> power of ten), from `where`."""
+        known = {p for phrases in self.meanings().values() for p in phrases}
+        unknown = sorted(set(thresholds) - known)
+        if unknown:
+            raise UsageError(
+                f"{where}: spotting: '{unknown[0]}' is not a phrase of the '{self.language}' vocabulary "
+                f"({self.source}); use one of its phrases"
+            )
+        spotting = dict(self.spotting)
+        for phrase, exp in thresholds.items():
+            old = spotting.get(phrase)
+            spotting[phrase] = Spotting(exp, old.pronunciations if old else ())
+        return replace(self, spotting=spotting)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ can no longer hear, and ends as stopped on Ctrl-C or SIGTERM):
                                          --the pause times out, or stop--> stopped (end)
     speaking | holding --next | back | repeat--> speaking (another step)
     speaking | holding --slower | faster | louder | softer | help | time left--> speaking
+    paused | stopped --help | repeat (the last prompt again)--> the same state
     speaking | holding --the timeline ends--> finished (completed)
     * --pain--> ended-by-pain (safety message; nothing brings it back)
 """
@@ -34,12 +35,12 @@ from .content import Answer, Command, Routine, ScreeningQuestion, Vocabulary
 from .listener import CommandEvent
 from .player import EventKind, Halt, Player, PlayerEvent
 from .rendering import Segment, SpeechBank
+from .settings import MIN_VOLUME
 from .timeline import Cue, CueKind, Timeline
 from .tts import MAX_RATE_WPM, MIN_RATE_WPM
 
 RATE_STEP_WPM = 25
 VOLUME_STEP = 1.25
-MIN_VOLUME = 0.2
 
 
 class State(str, Enum):
@@ -110,26 +111,17 @@ class Result:
     commands: list = field(default_factory=list)  # {"t", "command", "text"} of every command heard
 
 
-class Controller:
-    def __init__(
-        self,
-        plan: Plan,
-        player: Player,
-        bank: SpeechBank,
-        events: queue.Queue,
-        listener,
-        clock,
-        log,
-        timing: Timing = Timing(),
-        sync: Callable[[], None] = lambda: None,
-    ):
-        self.plan = plan
+class Conversation:
+    """Speaking and listening at once: prompts and waits played block by block, with the
+    listener's news taken before every block. The routine's Controller and the voice menu are
+    both conversations; each says which commands may interrupt what it plays."""
+
+    def __init__(self, player: Player, bank: SpeechBank, events: queue.Queue, listener, clock, log,
+                 sync: Callable[[], None] = lambda: None):
         self.player = player
         self.bank = bank
-        self.timing = timing
-        self.state = State.SCREENING if plan.questions else State.SPEAKING
-        self.states: list[tuple[float, State]] = []
-        """Every state entered, with its session time: the transitions, in order."""
+        self.commands: list = []
+        """{"t", "command", "text"} of every command heard."""
         self._events = events
         self._listener = listener
         self._clock = clock
@@ -143,63 +135,21 @@ class Controller:
         self._main = False  # whether the timeline (not a prompt) is playing
         self._deaf: Deaf | None = None
         self._signal: int | None = None
-        self._question = 0
-        self._cue = 0
-        self._offset = 0
-        self._resume_to = State.SPEAKING
-        self.result = Result("error")
-        self._done = False
+        self.last_prompt: str | None = None
+        """What "repeat" says again."""
         player.on_event = self._on_player_event
-
-    # --- running --------------------------------------------------------------------------
-
-    def run(self) -> Result:
-        handlers = {
-            State.SCREENING: self._screening,
-            State.SPEAKING: self._guiding,
-            State.HOLDING: self._guiding,
-            State.PAUSED: self._paused,
-            State.STOPPED: self._stopped,
-        }
-        self._enter(self.state)
-        try:
-            if self.plan.too_often:
-                self._say(prompts.too_often(self.plan.routine, self.plan.too_often))
-                self._end(State.FINISHED, "declined")
-            elif self.plan.declined_because is not None:
-                interrupted = self._say(prompts.declined(self.plan.routine, self.plan.declined_because))
-                self._enter(self._after(interrupted, None) or self._decline())
-            while not self._done:
-                self._enter(handlers[self.state]())
-        except _Interrupted:
-            if not self._done:  # during the safety message it stays a pain
-                pain = self.state is State.ENDED_BY_PAIN
-                self._end(self.state if pain else State.STOPPED, "pain" if pain else "stopped")
-            self.result.signal = self._signal
-        return self.result
 
     def interrupt(self, signum: int) -> None:
         """Ctrl-C or SIGTERM: silence before the next block and end. Safe in a signal handler."""
         self._signal = signum
         self.player.stop()
 
-    def _enter(self, state: State) -> None:
-        if not self.states or self.states[-1][1] is not state:
-            self.states.append((self._clock.now(), state))
-        self.state = state
-
-    def _end(self, state: State, outcome: str) -> State:
-        self.result.outcome = outcome
-        self._done = True
-        self._enter(state)
-        self._log.emit("ended", outcome=outcome)
-        return state
-
     # --- playing and listening --------------------------------------------------------------
 
     def _play(self, segments: list[Segment], accepts, start: int = 0, offset: int = 0, main: bool = False) -> Halt:
         """Play until the end, or until an accepted command, deafness or a signal; the reason is
-        left in self._pending (None when it played to the end)."""
+        left in self._pending (None when it played to the end). `main`: the routine's timeline,
+        whose silences are events too, not a prompt or a wait."""
         self._pending = None
         self._accepts = frozenset(accepts)
         self._playing = segments
@@ -211,6 +161,7 @@ class Controller:
 
     def _say(self, text: str, accepts=_SAFETY):
         """Speak a prompt; what interrupted it, or None."""
+        self.last_prompt = text
         self._play(self.bank.prompt(text), accepts)
         return self._pending
 
@@ -258,7 +209,7 @@ class Controller:
 
     def _heard(self, event: CommandEvent) -> None:
         if isinstance(event.command, Command):
-            self.result.commands.append({"t": round(event.t, 3), "command": event.command.value, "text": event.text})
+            self.commands.append({"t": round(event.t, 3), "command": event.command.value, "text": event.text})
         self._log.emit("command", command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
         if self._deaf is not None and event.command not in _SAFETY:
             return  # a recognizer that has fallen behind may still report; only safety words act
@@ -278,8 +229,103 @@ class Controller:
             self._log.emit("cue_started", kind="speech", text=cue.text)
         elif cue.ms and (self._main or cue.kind is CueKind.TONE):
             self._log.emit("cue_started", kind=cue.kind.value)
-        if self._main:
+
+
+    def _change_rate(self, delta: int) -> str:
+        """Speak `delta` words per minute faster (within the limits); what to say about it."""
+        settings = self.bank.settings
+        wpm = min(MAX_RATE_WPM, max(MIN_RATE_WPM, settings.rate_wpm + delta))
+        done, limit = prompts.FASTER if delta > 0 else prompts.SLOWER
+        if wpm == settings.rate_wpm:
+            return limit
+        self.bank.set_rate(wpm)
+        self._log.note(f"speech rate {wpm} words per minute")
+        return done
+
+    def _change_volume(self, louder: bool) -> str:
+        """A step louder or softer (within the limits); what to say about it."""
+        done, limit = prompts.LOUDER if louder else prompts.SOFTER
+        volume = self.player.volume * (VOLUME_STEP if louder else 1 / VOLUME_STEP)
+        volume = min(1.0, max(MIN_VOLUME, volume))
+        if abs(volume - self.player.volume) < 1e-6:
+            return limit
+        self.player.volume = volume
+        self._log.note(f"volume {round(volume * 100)}%")
+        return done
+
+
+class Controller(Conversation):
+    """One routine, from screening to its end."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        player: Player,
+        bank: SpeechBank,
+        events: queue.Queue,
+        listener,
+        clock,
+        log,
+        timing: Timing = Timing(),
+        sync: Callable[[], None] = lambda: None,
+    ):
+        super().__init__(player, bank, events, listener, clock, log, sync)
+        self.plan = plan
+        self.timing = timing
+        self.state = State.SCREENING if plan.questions else State.SPEAKING
+        self.states: list[tuple[float, State]] = []
+        """Every state entered, with its session time: the transitions, in order."""
+        self._question = 0
+        self._cue = 0
+        self._offset = 0
+        self._resume_to = State.SPEAKING
+        self.result = Result("error", commands=self.commands)
+        self._done = False
+
+    # --- running --------------------------------------------------------------------------
+
+    def run(self) -> Result:
+        handlers = {
+            State.SCREENING: self._screening,
+            State.SPEAKING: self._guiding,
+            State.HOLDING: self._guiding,
+            State.PAUSED: self._paused,
+            State.STOPPED: self._stopped,
+        }
+        self._enter(self.state)
+        try:
+            if self.plan.too_often:
+                self._say(prompts.too_often(self.plan.routine, self.plan.too_often))
+                self._end(State.FINISHED, "declined")
+            elif self.plan.declined_because is not None:
+                interrupted = self._say(prompts.declined(self.plan.routine, self.plan.declined_because))
+                self._enter(self._after(interrupted, None) or self._decline())
+            while not self._done:
+                self._enter(handlers[self.state]())
+        except _Interrupted:
+            if not self._done:  # during the safety message it stays a pain
+                pain = self.state is State.ENDED_BY_PAIN
+                self._end(self.state if pain else State.STOPPED, "pain" if pain else "stopped")
+            self.result.signal = self._signal
+        return self.result
+
+    def _enter(self, state: State) -> None:
+        if not self.states or self.states[-1][1] is not state:
+            self.states.append((self._clock.now(), state))
+        self.state = state
+
+    def _end(self, state: State, outcome: str) -> State:
+        self.result.outcome = outcome
+        self._done = True
+        self._enter(state)
+        self._log.emit("ended", outcome=outcome)
+        return state
+
+    def _on_player_event(self, event: PlayerEvent) -> None:
+        super()._on_player_event(event)
+        if self._main and event.kind is EventKind.CUE_STARTED:
             self._cue = event.cue_index
+            cue = self._playing[event.cue_index].cue
             self._enter(State.HOLDING if cue.kind is CueKind.HOLD else State.SPEAKING)
 
     # --- states -----------------------------------------------------------------------------
@@ -347,7 +393,8 @@ class Controller:
                 if heard is None:
                     return State.PAUSED
         else:
-            heard = self._wait(self.timing.pause_timeout_s, (*_SAFETY, Command.RESUME, Command.HELP, Command.TIME_LEFT, Deaf))
+            heard = self._wait(self.timing.pause_timeout_s,
+                               (*_SAFETY, Command.RESUME, Command.HELP, Command.TIME_LEFT, Command.REPEAT, Deaf))
         if heard is None:
             self._say(prompts.TIMED_OUT)
             return self._end(State.STOPPED, "error" if self._deaf else "stopped")
@@ -355,23 +402,23 @@ class Controller:
             self._chime()
             self._say(prompts.TIMED_OUT)
             return self._end(State.STOPPED, "stopped")
-        if isinstance(heard, CommandEvent) and heard.command in (Command.HELP, Command.TIME_LEFT):
+        if isinstance(heard, CommandEvent) and heard.command in (Command.HELP, Command.TIME_LEFT, Command.REPEAT):
             self._chime()
             self._say(self._answer_for(heard.command))
             return State.PAUSED
         return self._dispatch(heard)
 
     def _stopped(self) -> State:
-        heard = self._wait(self.timing.resume_window_s, (*_SAFETY, Command.RESUME, Command.HELP, Deaf))
+        heard = self._wait(self.timing.resume_window_s, (*_SAFETY, Command.RESUME, Command.HELP, Command.REPEAT, Deaf))
         if heard is None:
             self._say(prompts.TIMED_OUT)
             return self._end(State.STOPPED, "stopped")
         if isinstance(heard, CommandEvent) and heard.command is Command.STOP:
             self._say(prompts.TIMED_OUT)
             return self._end(State.STOPPED, "stopped")
-        if isinstance(heard, CommandEvent) and heard.command is Command.HELP:
+        if isinstance(heard, CommandEvent) and heard.command in (Command.HELP, Command.REPEAT):
             self._chime()
-            self._say(self._answer_for(Command.HELP))
+            self._say(self._answer_for(heard.command))
             return State.STOPPED
         return self._dispatch(heard)
 
@@ -435,29 +482,11 @@ class Controller:
     def _answer_for(self, command: Command) -> str:
         if command is Command.HELP:
             return prompts.help_text(self.plan.vocab)
+        if command is Command.REPEAT:  # while paused or stopped: the last thing said, again
+            return self.last_prompt or prompts.PAUSED
         segments = self.bank.timeline[self._cue :]
         left_s = sum(s.samples for s in segments) / self.player.output.rate
         return prompts.time_left(left_s)
-
-    def _change_rate(self, delta: int) -> str:
-        settings = self.bank.settings
-        wpm = min(MAX_RATE_WPM, max(MIN_RATE_WPM, settings.rate_wpm + delta))
-        done, limit = prompts.FASTER if delta > 0 else prompts.SLOWER
-        if wpm == settings.rate_wpm:
-            return limit
-        self.bank.set_rate(wpm)
-        self._log.note(f"speech rate {wpm} words per minute")
-        return done
-
-    def _change_volume(self, louder: bool) -> str:
-        done, limit = prompts.LOUDER if louder else prompts.SOFTER
-        volume = self.player.volume * (VOLUME_STEP if louder else 1 / VOLUME_STEP)
-        volume = min(1.0, max(MIN_VOLUME, volume))
-        if abs(volume - self.player.volume) < 1e-6:
-            return limit
-        self.player.volume = volume
-        self._log.note(f"volume {round(volume * 100)}%")
-        return done
 
     # --- where in the timeline ----------------------------------------------------------------
 

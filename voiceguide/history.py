@@ -121,11 +121,12 @@ class History:
                     (routine, question, answer, now),
                 )
 
-    def answers_for(self, routine: str, now: float) -> dict:
-        """The answers given for `routine` within the last 30 days: question text -> 'yes' / 'no'."""
+    def answers_for(self, routine: str, now: float, kept_s: float = ANSWERS_KEPT_S) -> dict:
+        """The answers given for `routine` within the last `kept_s` seconds (30 days unless the
+        settings say otherwise): question text -> 'yes' / 'no'."""
         return dict(
             self._db.execute(
-                "SELECT question, answer FROM answers WHERE routine = ? AND answered > ?", (routine, now - ANSWERS_KEPT_S)
+                "SELECT question, answer FROM answers WHERE routine = ? AND answered > ?", (routine, now - kept_s)
             ).fetchall()
         )
 

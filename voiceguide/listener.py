@@ -25,7 +25,8 @@ from .content import Answer, Command, Vocabulary
 from .echo import EchoCanceller, EchoPath, PlayedAudio
 from .errors import UsageError
 from .inputs import AudioInput
-from .recognizers import SAFETY_COMMANDS, Heard, PocketsphinxSpotter, VoskRecognizer, key_phrases, load_vosk_model
+from .recognizers import SAFETY_COMMANDS, VOSK_MIN_CONFIDENCE, Heard, PocketsphinxSpotter, VoskRecognizer, key_phrases, load_vosk_model
+from .settings import ENGINES
 from .speechgate import SpeechGate
 
 DEDUP_S = 1.0
@@ -39,7 +40,6 @@ other command, this soon after a stop is that tail. Pain words were heard as sto
 close in 2 of 168 espeak-ng utterances; those 2 now count as stop."""
 DEAF_AFTER_S = 0.5
 """No microphone audio, or a recognizer this far behind, for this long means the guide is deaf."""
-ENGINES = ("auto", "pocketsphinx", "vosk")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ class Dedup:
             return True
 
 
-def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = None) -> tuple[list, list[str]]:
+def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = None,
+                vosk_confidence: float = VOSK_MIN_CONFIDENCE) -> tuple[list, list[str]]:
     """The recognizers for a language, and the notices a person should see about them.
 
     English always gets the pocketsphinx safety spotter for stop and pain. The command recognizer
@@ -101,7 +102,7 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
             "`voiceguide models download NAME`, or give --model PATH"
         )
     if model_path is not None and engine != "pocketsphinx":
-        paths.append(VoskRecognizer(load_vosk_model(model_path), vocab))
+        paths.append(VoskRecognizer(load_vosk_model(model_path), vocab, vosk_confidence))
     elif english:
         # Stop and pain are left to the spotter: the same engine with the same settings would only
         # hear them twice, and every detection restarts the decoder, cutting off a phrase half heard.

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import queue
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from . import prompts
+from . import prompts, settings
 from .audio import Pcm
 from .clock import MonotonicClock, VirtualClock
 from .content import Routine, Vocabulary
@@ -32,8 +32,6 @@ from .rendering import SpeechBank
 from .timeline import compile_routine, schedule
 from .tts import SpeechCache, SpeechSettings
 
-DEFAULT_VOLUME = 0.8
-"""Room to go louder: "louder" steps up to full scale."""
 SYNC_TIMEOUT_S = 5.0
 """Simulated sessions: the longest the guide waits for the listener to catch up with a block."""
 GENTLE_ROUTINE = "warm-up"
@@ -94,10 +92,14 @@ def _caption_text(record: dict) -> str | None:
     return None
 
 
-def make_plan(routine: Routine, routines: dict, vocab: Vocabulary, history: History, now: float, screen_only: bool = False) -> Plan:
+def make_plan(routine: Routine, routines: dict, vocab: Vocabulary, history: History, now: float, screen_only: bool = False,
+              screening_days: float = settings.ANSWERS_KEPT_S / 86400, max_per_day: dict | None = None) -> Plan:
     """What a session of `routine` does now: its timeline, which questions to ask, and whether the
-    frequency guard or an earlier "yes" declines it."""
-    stored = history.answers_for(routine.id, now)
+    frequency guard or an earlier "yes" declines it. `screening_days`: how long answers are
+    trusted; `max_per_day`: the carer's frequency guard by routine id, over the routine's own."""
+    if max_per_day and routine.id in max_per_day:
+        routine = replace(routine, max_per_day=max_per_day[routine.id])
+    stored = history.answers_for(routine.id, now, screening_days * 86400)
     asks = [q.ask for q in routine.screening]
     yes = next((q for q in routine.screening if stored.get(q.ask) == "yes"), None)
     cleared = all(stored.get(a) == "no" for a in asks)
@@ -156,11 +158,27 @@ def simulated_parts(user_audio: Pcm, out: Path | None, echo_db: float | None = N
 @dataclass
 class SessionOptions:
     speech: SpeechSettings = field(default_factory=SpeechSettings)
-    volume: float = DEFAULT_VOLUME
+    volume: float = settings.DEFAULT_VOLUME
     engine: str = "auto"
     model: Path | None = None
     timing: Timing = field(default_factory=Timing)
     echo_cancel: bool = True
+    vosk_confidence: float = 0.5
+    spotting: dict = field(default_factory=dict)
+    """Keyword-spotting thresholds by phrase (powers of ten), over the vocabulary's own."""
+    screening_days: float = settings.ANSWERS_KEPT_S / 86400
+    max_per_day: dict = field(default_factory=dict)
+    keep_choices: bool = False
+    """Keep the rate and volume the person chose by voice for the next session."""
+
+    @classmethod
+    def from_settings(cls, found: settings.Settings) -> "SessionOptions":
+        return cls(
+            speech=SpeechSettings(voice=found["voice"], rate_wpm=found["rate"]), volume=found["volume"],
+            engine=found["engine"], model=Path(found["model"]) if found["model"] else None,
+            echo_cancel=found["echo_cancel"], vosk_confidence=found["vosk_confidence"], spotting=found["spotting"],
+            screening_days=found["screening_days"], max_per_day=found["max_per_day"], keep_choices=True,
+        )
 
 
 class Session:
@@ -178,8 +196,10 @@ class Session:
         self.history = history
         self.cache = cache or SpeechCache()
         scripted = paths is not None
+        if options.spotting:
+            self.vocab = vocab = vocab.tuned(options.spotting, str(settings.settings_path()))
         if paths is None:
-            paths, found = build_paths(vocab, options.engine, options.model)
+            paths, found = build_paths(vocab, options.engine, options.model, options.vosk_confidence)
             for notice in found:
                 notices(notice)
         self.events: queue.Queue = queue.Queue()
@@ -204,7 +224,8 @@ class Session:
     def run(self, routine: Routine, routines: dict, screen_only: bool = False) -> Result:
         """Guide one routine from start to end; the history row is written as it starts and ends."""
         now = time.time()
-        plan = make_plan(routine, routines, self.vocab, self.history, now, screen_only)
+        plan = make_plan(routine, routines, self.vocab, self.history, now, screen_only,
+                         self.options.screening_days, self.options.max_per_day)
         texts = prompts.fixed_texts(routine, self.vocab, self._planned_s(plan), self.options.timing.resume_window_s, plan.offer)
         bank = SpeechBank(self.cache, self.options.speech, plan.timeline, texts)
         self.controller = Controller(
@@ -221,7 +242,19 @@ class Session:
                 self.history.finish(row, self.controller.result.outcome, time.time(), self.controller.result.commands)
         if result.answers:
             self.history.save_answers(routine.id, result.answers, time.time())
+        self.keep_choices(bank.settings.rate_wpm, self.player.volume)
         return result
+
+    def keep_choices(self, rate_wpm: int, volume: float) -> None:
+        """What the person chose by voice carries on into the next routine, and, with
+        options.keep_choices, into the next session."""
+        volume = round(volume, 3)
+        if (rate_wpm, volume) == (self.options.speech.rate_wpm, round(self.options.volume, 3)):
+            return
+        self.options.speech = replace(self.options.speech, rate_wpm=rate_wpm)
+        self.options.volume = volume
+        if self.options.keep_choices:
+            settings.keep(rate=rate_wpm, volume=volume)
 
     @staticmethod
     def _planned_s(plan: Plan) -> float:
