@@ -105,7 +105,8 @@ def test_missing_espeak_is_a_one_line_error_saying_what_to_install(tmp_path):
 
 def test_bad_rate_and_voice_are_usage_errors(cli):
     rate = cli("say", "hello", "--rate", "20")
-    assert rate.returncode == 2 and "use 80 to 500" in rate.stderr
+    assert rate.returncode == 2 and "--rate 20: must be a whole number from 80 to 500" in rate.stderr
+    assert len(rate.stderr.strip().splitlines()) == 1
     voice = cli("render", "warm-up", "/dev/null", "--voice", "xx-nope")
     assert voice.returncode == 2 and "unknown voice 'xx-nope'" in voice.stderr
 
