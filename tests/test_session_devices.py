@@ -80,7 +80,7 @@ def test_the_guides_voice_is_cancelled_on_the_device_path_across_a_stop(pulse, m
 
     import numpy as np
 
-    from voiceguide.echo import EchoCanceller, EchoPath, PlayedAudio
+    from voiceguide.echo import EchoCanceller, EchoPath, PlayedAudio, echo_lag
     from voiceguide.inputs import SoundDeviceInput
     from voiceguide.outputs import SoundDeviceOutput
     from voiceguide.speechgate import level_db
@@ -124,21 +124,9 @@ def test_the_guides_voice_is_cancelled_on_the_device_path_across_a_stop(pulse, m
     assert 0 <= home_ms <= 100
     for end in ends:
         last = slice(end - 2 * INPUT_RATE, end - INPUT_RATE // 5)
-        delay = echo_delay(recorded[last], reference[last])
-        assert delay is not None and abs(delay - home_ms) <= 5, (delay, home_ms)
+        lag = echo_lag(recorded[last], reference[last], reach_ms=500)
+        assert lag is not None and abs(lag * 1000 / INPUT_RATE - home_ms) <= 5, (lag, home_ms)
         assert level_db(recorded[last]) - level_db(cancelled[last]) >= 20, (level_db(recorded[last]), level_db(cancelled[last]))
-
-
-def echo_delay(mic, played, reach_ms: int = 500) -> float | None:
-    """How far behind the reference the echo in `mic` is, in milliseconds (GCC-PHAT, whose peak is
-    sharp even for voiced speech), or None when no clear echo is found within `reach_ms`."""
-    import numpy as np
-
-    size = 2 * len(mic)
-    cross = np.fft.rfft(mic.astype(np.float64), size) * np.conj(np.fft.rfft(played.astype(np.float64), size))
-    correlation = np.fft.irfft(cross / (np.abs(cross) + 1e-9), size)[: INPUT_RATE * reach_ms // 1000]
-    lag = int(np.argmax(correlation))
-    return lag * 1000 / INPUT_RATE if correlation[lag] >= 0.1 else None
 
 
 def test_pain_mid_hold_silences_gives_the_safety_message_and_never_resumes(pulse, routine_file, tmp_path):

@@ -121,6 +121,23 @@ def _resampling_table() -> np.ndarray:
     return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+ECHO_PEAK = 0.1
+"""The least GCC-PHAT peak taken as an echo; unrelated audio peaks near 0.03 over one second."""
+
+
+def echo_lag(mic: np.ndarray, reference: np.ndarray, reach_ms: float) -> int | None:
+    """How many samples behind `reference` its echo in `mic` is (negative: ahead), within
+    `reach_ms` either way, by GCC-PHAT, whose peak is sharp even for voiced speech; None when no
+    clear echo is found (a peak under ECHO_PEAK)."""
+    size = 2 * len(mic)
+    cross = np.fft.rfft(mic.astype(np.float64), size) * np.conj(np.fft.rfft(reference.astype(np.float64), size))
+    correlation = np.fft.irfft(cross / (np.abs(cross) + 1e-9), size)
+    reach = round(reach_ms * INPUT_RATE / 1000)
+    candidates = np.concatenate([correlation[-reach:], correlation[:reach]])
+    best = int(np.argmax(candidates))
+    return best - reach if candidates[best] >= ECHO_PEAK else None
+
+
 class DelayTracker:
     """Keeps the reference lined up with the echo it causes.
 
@@ -141,8 +158,6 @@ class DelayTracker:
     WINDOW = INPUT_RATE
     EVERY = 25
     """Blocks between measurements."""
-    PEAK = 0.1
-    """The least GCC-PHAT peak taken as an echo; unrelated audio peaks near 0.03 over one second."""
     TOLERANCE_MS = 4
     AGREE = 3
     REACH_MS = 400
@@ -156,6 +171,8 @@ class DelayTracker:
         self.home: int | None = None
         """Where the echo is kept, in samples behind the reference; None until first found."""
         self.moves = 0
+        # The last second of microphone and reference, as rings of whole 20 ms blocks: the
+        # listener's reader calls observe() for every block, so nothing is copied there.
         self._mic = np.zeros(self.WINDOW, np.float32)
         self._ref = np.zeros(self.WINDOW, np.float32)
         self._blocks = 0
@@ -163,15 +180,17 @@ class DelayTracker:
         self._lags: list[int] = []
 
     def observe(self, mic: np.ndarray, reference: np.ndarray) -> None:
-        """One block of the microphone as recorded, and the reference read for it."""
+        """One 20 ms block of the microphone as recorded, and the reference read for it."""
+        slot = self._blocks % len(self._active)
         n = len(mic)
-        self._mic = np.concatenate([self._mic[n:], mic.astype(np.float32)])
-        self._ref = np.concatenate([self._ref[n:], reference.astype(np.float32)])
-        self._active = np.append(self._active[1:], np.abs(reference).max() > SILENT_LEVEL)
+        self._mic[slot * n : (slot + 1) * n] = mic
+        self._ref[slot * n : (slot + 1) * n] = reference
+        self._active[slot] = np.abs(reference).max() > SILENT_LEVEL
         self._blocks += 1
         if self._blocks % self.EVERY or self._active.mean() < 0.5:
             return
-        lag = self._lag()
+        oldest = -(self._blocks % len(self._active)) * n  # the rings in time order
+        lag = echo_lag(np.roll(self._mic, oldest), np.roll(self._ref, oldest), self.REACH_MS)
         self._lags = (self._lags + [lag])[-self.AGREE :] if lag is not None else []
         if len(self._lags) == self.AGREE and max(self._lags) - min(self._lags) <= INPUT_RATE // 1000:
             lag = sorted(self._lags)[self.AGREE // 2]
@@ -183,15 +202,6 @@ class DelayTracker:
                 self.moves += 1
                 self._lags = []
                 self._active[:] = False  # the window now holds the reference from before the move
-
-    def _lag(self) -> int | None:
-        size = 2 * self.WINDOW
-        cross = np.fft.rfft(self._mic, size) * np.conj(np.fft.rfft(self._ref, size))
-        correlation = np.fft.irfft(cross / (np.abs(cross) + 1e-9), size)
-        reach = self.REACH_MS * INPUT_RATE // 1000
-        candidates = np.concatenate([correlation[-reach:], correlation[:reach]])
-        best = int(np.argmax(candidates))
-        return best - reach if candidates[best] >= self.PEAK else None
 
 
 class EchoPath:
