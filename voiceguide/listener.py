@@ -210,7 +210,7 @@ class Listener:
         return None
 
     def _read(self) -> None:
-        samples, echo_state = 0, (0, False)
+        samples = moves = 0
         try:
             while not self._stop.is_set():
                 block = self._source.read(READ_TIMEOUT_S)
@@ -221,8 +221,14 @@ class Listener:
                 self.last_audio_at = self._clock()
                 played = None
                 if self._echo is not None and len(block) == self._echo.canceller.frame:
-                    if (self._echo.moves, self._echo.found) != echo_state:  # what is left of the echo changes
-                        echo_state = (self._echo.moves, self._echo.found)
+                    # When the echo moves, what the canceller leaves of it changes: learn it anew.
+                    # Not when an echo is first found: the gate has learnt the echo as recorded
+                    # by then, which is louder than what the canceller will leave, and it comes
+                    # down to that as it goes on learning; relearning from the first 0.5 s of a
+                    # canceller that has converged set the bar low, and the guide heard "pain",
+                    # "louder" and "skip" in its own voice (`voiceguide bench`'s routine, 0 dB echo).
+                    if self._echo.moves != moves:
+                        moves = self._echo.moves
                         self.gate.relearn()
                     block, played = self._cancelled(block, samples)
                 self.gate.observe(block, played)
