@@ -332,13 +332,12 @@ def _quiet_history(folder: Path, routine) -> "History":
     return history
 
 
-def _simulated(routine, routines, user: Pcm, echo_db: float | None, folder: Path, cache) -> list[dict]:
+def _simulated(routine, routines, vocab, user: Pcm, echo_db: float | None, folder: Path, cache) -> list[dict]:
     """One simulated session, in this process, with the person's `user` audio; its event records."""
     from .session import Session, SessionLog, SessionOptions, run_routine, simulated_parts
 
     parts = simulated_parts(user, None, echo_db, ECHO_DELAY_MS if echo_db is not None else 0.0)
     log = SessionLog(parts.clock)
-    vocab = load_library().vocabularies[routine.language]
     session = Session(parts, vocab, SessionOptions(), log, _quiet_history(folder, routine), cache=cache, notices=lambda _: None)
     try:
         session.start()
@@ -364,7 +363,8 @@ def _simulated_reactions(folder: Path, cache, trials: int, seed: int) -> tuple[d
     from .speechset import person
 
     routine = load_routine(str(folder / "bench.yaml"))[0]
-    quiet = _simulated(routine, {}, Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), None, folder, cache)
+    vocab = load_library().vocabularies[routine.language]
+    quiet = _simulated(routine, {}, vocab, Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), None, folder, cache)
     starts = {  # the timeline is the same in every session
         "speech": next(r["t"] for r in quiet if r.get("text", "").startswith("Sit on a sturdy chair")),
         "hold": next(r["t"] for r in quiet if r["type"] == "cue_started" and r["kind"] == "hold"),
@@ -373,7 +373,7 @@ def _simulated_reactions(folder: Path, cache, trials: int, seed: int) -> tuple[d
     missed = 0
     for key, word, where, echo, into in _reaction_cases(trials, seed):
         track, (end,) = person([(starts[where] + into, word)])
-        records = _simulated(routine, {}, track, ECHO_DB if echo else None, folder, cache)
+        records = _simulated(routine, {}, vocab, track, ECHO_DB if echo else None, folder, cache)
         silenced = [r["t"] for r in records if r["type"] == "silenced" and r["t"] >= end - 1.0]
         if silenced:
             reactions.setdefault(key, []).append((silenced[0] - end) * 1000)
@@ -428,7 +428,7 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, di
     return reactions, missed, unseen, self_heard, usage
 
 
-def _recall(folder: Path) -> dict:
+def _recall() -> dict:
     """Recall of stop and pain by the whole listener: clean, at 10 dB SNR, and said over the
     guide's voice (double talk, echo cancelled)."""
     from . import hearing, speechset
@@ -463,7 +463,7 @@ def _own_voice(folder: Path, cache) -> dict:
     for routine in library.routines.values():
         if routine.language != "en":
             continue
-        records = _simulated(routine, library.routines, silent, ECHO_DB, folder, cache)
+        records = _simulated(routine, library.routines, library.vocabularies["en"], silent, ECHO_DB, folder, cache)
         figures["seconds"] += records[-1]["t"]
         for r in records:
             if r["type"] == "command":
@@ -481,8 +481,6 @@ def bench_all(trials: int = 2, seed: int = 5) -> dict:
     """The whole promise in one run (about 9 minutes): reaction on the virtual clock and on the real
     device path, with and without echo; recall clean, noisy and in double talk; the guide hearing
     its own voice over whole routines; CPU, memory and time to the first word."""
-    from .tts import SpeechCache
-
     figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="voiceguide-bench-") as tmp:
         folder = Path(tmp)
@@ -495,7 +493,7 @@ def bench_all(trials: int = 2, seed: int = 5) -> dict:
         figures["device"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed,
                              "acted_on_not_timed": unseen, "ended_by_its_own_voice": self_heard}
         figures["session"] = {k: statistics.median(v) for k, v in usage.items()}
-        figures["recall"] = _recall(folder)
+        figures["recall"] = _recall()
         figures["own_voice"] = _own_voice(folder, cache)
         figures["bench_s"] = time.monotonic() - started
     return figures

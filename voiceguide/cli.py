@@ -19,7 +19,7 @@ from .outputs import AudioOutput, SoundDeviceOutput, WavOutput, device_table
 from .player import Player
 from .rendering import render_timeline, segments_for
 from .timeline import compile_routine, schedule, speech
-from .tts import DEFAULT_RATE_WPM, DEFAULT_VOICE, MAX_RATE_WPM, MIN_RATE_WPM, SpeechCache, SpeechSettings
+from .tts import DEFAULT_RATE_WPM, DEFAULT_VOICE, MAX_RATE_WPM, MIN_RATE_WPM, SpeechCache
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -79,8 +79,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     routine, routines = load_routine(args.routine)
     timeline = compile_routine(routine, routines)
     # Speech already rendered (by `render` or a session) gives real lengths; the rest is estimated.
-    cache, settings = SpeechCache(), _speech_settings(args)
-    plan = schedule(timeline, lambda text: cache.lookup_ms(text, settings))
+    cache, speech_settings = SpeechCache(), _settings(args).speech()
+    plan = schedule(timeline, lambda text: cache.lookup_ms(text, speech_settings))
     total_ms = sum(s.planned_ms for s in plan)
     estimated = any(s.duration_ms is None for s in plan)
     if args.json:
@@ -119,11 +119,6 @@ def _settings(args: argparse.Namespace) -> settings.Settings:
     return settings.resolve({k: getattr(args, k) for k in _SETTING_FLAGS if getattr(args, k, None) is not None})
 
 
-def _speech_settings(args: argparse.Namespace) -> SpeechSettings:
-    found = _settings(args)
-    return SpeechSettings(voice=found["voice"], rate_wpm=found["rate"])
-
-
 def _signal_status(signum: int | None) -> int | None:
     if signum is None:
         return None
@@ -158,15 +153,15 @@ def _play(output: AudioOutput, segments: list) -> int:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    settings = _speech_settings(args)
-    rendered = SpeechCache().get_many([args.text], settings)
-    output = SoundDeviceOutput(_settings(args)["device"])
+    found = _settings(args)
+    rendered = SpeechCache().get_many([args.text], found.speech())
+    output = SoundDeviceOutput(found["device"])
     return _play(output, segments_for([speech(args.text)], rendered))
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     routine, routines = load_routine(args.routine)
-    segments = render_timeline(compile_routine(routine, routines), SpeechCache(), _speech_settings(args))
+    segments = render_timeline(compile_routine(routine, routines), SpeechCache(), _settings(args).speech())
     output = WavOutput(Path(args.out))
     status = _play(output, segments)
     if status == EXIT_OK:
@@ -324,7 +319,7 @@ def _parse_answers(text: str, count: int, where: str) -> list[str]:
 def cmd_screen(args: argparse.Namespace) -> int:
     import time
 
-    from .history import ANSWERS_KEPT_S, History
+    from .history import DAY_S, History
 
     library = load_library()
     if library.errors:
@@ -343,7 +338,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         if not args.routine and len(args.answers.split(",")) > 1:
             raise UsageError("--answers: without a ROUTINE give one answer for every question, such as --answers no")
         now = time.time()
-        kept = time.strftime("%Y-%m-%d", time.localtime(now + ANSWERS_KEPT_S))
+        kept = time.strftime("%Y-%m-%d", time.localtime(now + _settings(args)["screening_days"] * DAY_S))
         history = History()
         for routine in targets:
             answers = _parse_answers(args.answers, len(routine.screening), f"{routine.id} asks {len(routine.screening)}")
@@ -493,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_flags(p, simulate=True)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("screen", help="answer a routine's screening questions ahead of time (kept 30 days)")
+    p = sub.add_parser("screen", help="answer a routine's screening questions ahead of time (kept 30 days, or the setting screening_days)")
     p.add_argument("routine", nargs="?", metavar="ROUTINE", help="a routine id (default: every routine with questions)")
     p.add_argument("--answers", metavar="A,B,...", help="yes/no per question, or one for all; without it, asks aloud")
     _add_session_flags(p, simulate=False)

@@ -113,8 +113,8 @@ class Result:
 
 class Conversation:
     """Speaking and listening at once: prompts and waits played block by block, with the
-    listener's news taken before every block. The routine's Controller and the voice menu are
-    both conversations; each says which commands may interrupt what it plays."""
+    listener's news taken before every block; each prompt or wait says which commands may
+    interrupt it. The routine's Controller is one; the voice menu of issue 7 is to be another."""
 
     def __init__(self, player: Player, bank: SpeechBank, events: queue.Queue, listener, clock, log,
                  sync: Callable[[], None] = lambda: None):
@@ -229,7 +229,6 @@ class Conversation:
             self._log.emit("cue_started", kind="speech", text=cue.text)
         elif cue.ms and (self._main or cue.kind is CueKind.TONE):
             self._log.emit("cue_started", kind=cue.kind.value)
-
 
     def _change_rate(self, delta: int) -> str:
         """Speak `delta` words per minute faster (within the limits); what to say about it."""

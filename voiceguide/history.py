@@ -17,9 +17,10 @@ from pathlib import Path
 from .errors import VoiceguideError
 
 OUTCOMES = ("completed", "stopped", "pain", "declined", "error")
-ANSWERS_KEPT_S = 30 * 24 * 3600
-"""Screening answers are trusted for 30 days, then asked again."""
-GUARD_WINDOW_S = 24 * 3600
+ANSWERS_KEPT_DAYS = 30
+"""Screening answers are trusted for 30 days, then asked again (the settings' screening_days)."""
+DAY_S = 24 * 3600
+GUARD_WINDOW_S = DAY_S
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -121,12 +122,11 @@ class History:
                     (routine, question, answer, now),
                 )
 
-    def answers_for(self, routine: str, now: float, kept_s: float = ANSWERS_KEPT_S) -> dict:
-        """The answers given for `routine` within the last `kept_s` seconds (30 days unless the
-        settings say otherwise): question text -> 'yes' / 'no'."""
+    def answers_for(self, routine: str, now: float, kept_days: float = ANSWERS_KEPT_DAYS) -> dict:
+        """The answers given for `routine` within the last `kept_days`: question text -> 'yes' / 'no'."""
         return dict(
             self._db.execute(
-                "SELECT question, answer FROM answers WHERE routine = ? AND answered > ?", (routine, now - kept_s)
+                "SELECT question, answer FROM answers WHERE routine = ? AND answered > ?", (routine, now - kept_days * DAY_S)
             ).fetchall()
         )
 

@@ -149,8 +149,8 @@ class Rehearsal:
 
     def first_sound_after(self, t0: float) -> float | None:
         """When the guide first made a sound after `t0` (monotonic)."""
-        audio, times = self.guide_rec.timed()
-        loud = times[(np.abs(audio.astype(np.int32)) > 300) & (times >= t0)]
+        loud = self.guide_rec.sound_times()
+        loud = loud[loud >= t0]
         return float(loud.min()) if len(loud) else None
 
     def usage(self) -> tuple[float, float]:

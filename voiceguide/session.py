@@ -23,9 +23,10 @@ from .content import Routine, Vocabulary
 from .controller import Controller, Plan, Result, Timing
 from .echo import EchoCanceller, PlayedAudio
 from .errors import VoiceguideError
-from .history import History
+from .history import ANSWERS_KEPT_DAYS, History
 from .inputs import ClockedInput, EchoingInput, SoundDeviceInput
 from .listener import Listener, build_paths
+from .recognizers import VOSK_MIN_CONFIDENCE
 from .outputs import SimulatedOutput, SoundDeviceOutput
 from .player import Player
 from .rendering import SpeechBank
@@ -93,13 +94,13 @@ def _caption_text(record: dict) -> str | None:
 
 
 def make_plan(routine: Routine, routines: dict, vocab: Vocabulary, history: History, now: float, screen_only: bool = False,
-              screening_days: float = settings.ANSWERS_KEPT_S / 86400, max_per_day: dict | None = None) -> Plan:
+              screening_days: float = ANSWERS_KEPT_DAYS, max_per_day: dict | None = None) -> Plan:
     """What a session of `routine` does now: its timeline, which questions to ask, and whether the
     frequency guard or an earlier "yes" declines it. `screening_days`: how long answers are
     trusted; `max_per_day`: the carer's frequency guard by routine id, over the routine's own."""
     if max_per_day and routine.id in max_per_day:
         routine = replace(routine, max_per_day=max_per_day[routine.id])
-    stored = history.answers_for(routine.id, now, screening_days * 86400)
+    stored = history.answers_for(routine.id, now, screening_days)
     asks = [q.ask for q in routine.screening]
     yes = next((q for q in routine.screening if stored.get(q.ask) == "yes"), None)
     cleared = all(stored.get(a) == "no" for a in asks)
@@ -163,10 +164,10 @@ class SessionOptions:
     model: Path | None = None
     timing: Timing = field(default_factory=Timing)
     echo_cancel: bool = True
-    vosk_confidence: float = 0.5
+    vosk_confidence: float = VOSK_MIN_CONFIDENCE
     spotting: dict = field(default_factory=dict)
     """Keyword-spotting thresholds by phrase (powers of ten), over the vocabulary's own."""
-    screening_days: float = settings.ANSWERS_KEPT_S / 86400
+    screening_days: float = ANSWERS_KEPT_DAYS
     max_per_day: dict = field(default_factory=dict)
     keep_choices: bool = False
     """Keep the rate and volume the person chose by voice for the next session."""
@@ -174,7 +175,7 @@ class SessionOptions:
     @classmethod
     def from_settings(cls, found: settings.Settings) -> "SessionOptions":
         return cls(
-            speech=SpeechSettings(voice=found["voice"], rate_wpm=found["rate"]), volume=found["volume"],
+            speech=found.speech(), volume=found["volume"],
             engine=found["engine"], model=Path(found["model"]) if found["model"] else None,
             echo_cancel=found["echo_cancel"], vosk_confidence=found["vosk_confidence"], spotting=found["spotting"],
             screening_days=found["screening_days"], max_per_day=found["max_per_day"], keep_choices=True,

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import UsageError, VoiceguideError
-from .history import ANSWERS_KEPT_S, data_dir
-from .tts import DEFAULT_RATE_WPM, DEFAULT_VOICE, MAX_RATE_WPM, MIN_RATE_WPM
+from .history import ANSWERS_KEPT_DAYS, data_dir
+from .recognizers import VOSK_MIN_CONFIDENCE
+from .tts import DEFAULT_RATE_WPM, DEFAULT_VOICE, MAX_RATE_WPM, MIN_RATE_WPM, SpeechSettings
 
 DEFAULT_VOLUME = 0.8
 """Room to go louder: "louder" steps up to full scale."""
@@ -95,12 +96,12 @@ FIELDS = (
     Field("input_device", None, _device, "microphone device name or index"),
     Field("engine", "auto", _choice(ENGINES), "command recognizer: auto, pocketsphinx or vosk"),
     Field("model", None, _text, "a vosk model folder"),
-    Field("vosk_confidence", 0.5, _number(0.0, 1.0, False, ""), "lowest vosk word confidence that counts"),
+    Field("vosk_confidence", VOSK_MIN_CONFIDENCE, _number(0.0, 1.0, False, ""), "lowest vosk word confidence that counts"),
     Field("spotting", {}, _table_of(_number(-80, 0, True, "(a power of ten)"), "phrase = threshold"),
           "keyword-spotting thresholds by phrase, as powers of ten, over the vocabulary's own"),
     Field("echo_cancel", True, _boolean, "cancel the guide's own voice from the microphone"),
     Field("device_delay_ms", 0.0, _number(0, 1000, False, "ms"), "how much later than reported the guide's voice reaches the microphone"),
-    Field("screening_days", ANSWERS_KEPT_S // 86400, _number(0, 365, True, "days"), "how long screening answers are trusted"),
+    Field("screening_days", ANSWERS_KEPT_DAYS, _number(0, 365, True, "days"), "how long screening answers are trusted"),
     Field("max_per_day", {}, _table_of(_number(1, 10, True, "sessions"), "routine = sessions"),
           "frequency guard by routine id, over the routine's own max_per_day"),
 )
@@ -129,6 +130,9 @@ class Settings:
 
     def __getitem__(self, name: str):
         return self.values[name]
+
+    def speech(self) -> SpeechSettings:
+        return SpeechSettings(voice=self["voice"], rate_wpm=self["rate"])
 
 
 def load_file(path: Path) -> dict:
