@@ -124,6 +124,9 @@ class SoundDeviceInput:
         sd = sounddevice_module()
         self._played = played
         self._queue: queue.Queue = queue.Queue()
+        self.overflows = 0
+        """Blocks after which the device lost audio: the microphone's timeline then runs behind the
+        output's, and the echo moves."""
         index = resolve_device(device, "inputs")
         try:
             self._stream = sd.InputStream(
@@ -143,6 +146,8 @@ class SoundDeviceInput:
     def _callback(self, indata, frames, time_info, status) -> None:
         if self._played is not None and self._played.origin is None:
             self._played.origin = time_info.inputBufferAdcTime or (self._stream.time - self._stream.latency)
+        if status.input_overflow:
+            self.overflows += 1
         self._queue.put(bytes(indata))
 
     def read(self, timeout_s: float) -> np.ndarray | None:

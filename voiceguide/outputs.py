@@ -200,6 +200,8 @@ class SoundDeviceOutput:
             played.lead_ms = ECHO_LEAD_MS
         self._delay_s = (delay_ms - ECHO_LEAD_MS) / 1000
         self._anchor: tuple[float, int] | None = None  # (stream time first heard, position) since the last start
+        self.underruns = 0
+        """Writes that found the device had run dry: each one moves the echo."""
         index = resolve_device(device, "outputs")
         name = device if device is not None else "default"
         self._sd, self._name = sd, name
@@ -228,7 +230,8 @@ class SoundDeviceOutput:
             at = self._placed_at(self.position)
             if at is not None:
                 self.played.write(block, at)
-            self._stream.write(block)
+            if self._stream.write(block):
+                self.underruns += 1
         except self._sd.PortAudioError as exc:
             raise VoiceguideError(
                 f"the output device '{self._name}' stopped working ({exc}); check the speaker is connected and "
