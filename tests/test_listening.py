@@ -271,3 +271,15 @@ def test_listen_errors_are_one_line_with_exit_2(cli, tmp_path, command_wav):
         result = cli(*args, env={"VOICEGUIDE_MODELS": str(tmp_path)})
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr, (args, result.stderr)
+
+
+def test_heard_as_counts_the_other_commands_taken_for_a_safety_word():
+    from voiceguide.listener import CommandEvent
+
+    said = [speechset.Utterance(text, command, "en-us", 150, 50, start, start + 0.5)
+            for text, command, start in (("faster", "faster", 1.0), ("repeat", "repeat", 3.0), ("pain", "pain", 5.0), ("skip", "next", 7.0))]
+    spoken = speechset.SpeechSet(np.zeros(9 * INPUT_RATE, np.int16), tuple(said))
+    events = [CommandEvent(Command.PAIN, "pain", "pocketsphinx-spotter", 1.0, t) for t in (1.3, 5.4, 7.5 + hearing.LATE_S + 0.1)]
+    events.append(CommandEvent(Command.STOP, "stop", "pocketsphinx-spotter", 1.0, 3.9))
+    assert hearing.heard_as(events, spoken, ("pain",)) == (1, 3)  # "faster"; the pain said is not another command
+    assert hearing.heard_as(events, spoken, ("stop", "pain")) == (2, 3)  # "faster", "repeat" (3.9 s is within LATE_S); not "skip"

@@ -181,6 +181,8 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
         for path_name, (events, cpu) in by_path.items():
             s = hearing.score(events, spoken)
             row = figures["paths"].setdefault(path_name, {"recall": {}, "latency_ms": {}, "core_percent": []})
+            if name == "commands":
+                row["commands_heard_as"] = {c: hearing.heard_as(events, spoken, (c,)) for c in speechset.SAFETY}
             if name == "narration":
                 row["false_stops_per_hour"] = s.false_per_hour(speechset.SAFETY)
                 row["false_commands_per_hour"] = s.false_per_hour()
@@ -239,6 +241,12 @@ def listen_table(results: list[dict]) -> str:
                 f"| {stop.get('p50', float('nan')):.0f} / {stop.get('p95', float('nan')):.0f} ms | {pain.get('p50', float('nan')):.0f} / {pain.get('p95', float('nan')):.0f} ms (target p95 <= 100 ms) "
                 f"| {row['core_percent']:.1f}% (target <= 10%) |"
             )
+        lines += ["", "| path | other commands heard as stop | heard as pain | target |", "| --- | --- | --- | --- |"]
+        for path, row in r["paths"].items():
+            if "commands_heard_as" not in row:
+                continue
+            cells = [f"{n / total:.0%} ({n}/{total})" for n, total in (row["commands_heard_as"][c] for c in ("stop", "pain"))]
+            lines.append(f"| {path} | {' | '.join(cells)} | (reported: a pain heard in another command ends the session) |")
         lines.append("")
     return "\n".join(lines)
 

@@ -62,3 +62,12 @@ def score(events: list[CommandEvent], speech: SpeechSet) -> Scores:
             s.missed.append(u)
     false = [e for e in events if id(e) not in matched]
     return Scores(scores, false, speech.seconds)
+
+
+def heard_as(events: list[CommandEvent], speech: SpeechSet, commands: tuple[str, ...]) -> tuple[int, int]:
+    """Of the utterances of other commands in `speech`, how many were heard as one of `commands`
+    (while being said, or up to LATE_S after): (that many, of how many). For stop and pain this is
+    what saying another command costs: a pain heard in "faster" ends the session."""
+    others = [u for u in speech.utterances if u.command is not None and u.command not in commands]
+    taken = [u for u in others if any(e.command.value in commands and u.start_s <= e.t <= u.end_s + LATE_S for e in events)]
+    return len(taken), len(others)
