@@ -131,7 +131,7 @@ def test_the_reference_follows_an_echo_that_moves(scene, guide_played):
     ms = INPUT_RATE // 1000
     assert abs(path.tracker.home - 50 * ms) <= ms and path.tracker.moves == 1
     assert all(s == 0 for s in shifts[: 6 * 50]) and all(abs(s - 60 * ms) <= ms for s in shifts[9 * 50 :]), sorted(set(shifts))
-    last = slice(n - INPUT_RATE, n)  # after the second "stop"
+    last = slice(n - INPUT_RATE, n)  # the last second, 5 s after the echo moved
     assert db(mic[last], out[last]) >= 20
 
 

@@ -245,7 +245,7 @@ def listen_table(results: list[dict]) -> str:
         for path, row in r["paths"].items():
             if "commands_heard_as" not in row:
                 continue
-            cells = [f"{n / total:.0%} ({n}/{total})" for n, total in (row["commands_heard_as"][c] for c in ("stop", "pain"))]
+            cells = [f"{n / total:.0%} ({n}/{total})" for n, total in row["commands_heard_as"].values()]  # stop, pain
             lines.append(f"| {path} | {' | '.join(cells)} | (reported: a pain heard in another command ends the session) |")
         lines.append("")
     return "\n".join(lines)

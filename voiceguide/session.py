@@ -26,9 +26,9 @@ from .errors import VoiceguideError
 from .history import ANSWERS_KEPT_DAYS, History
 from .inputs import ClockedInput, EchoingInput, SoundDeviceInput
 from .listener import Listener, build_paths
-from .recognizers import VOSK_MIN_CONFIDENCE
 from .outputs import SimulatedOutput, SoundDeviceOutput
 from .player import Player
+from .recognizers import VOSK_MIN_CONFIDENCE
 from .rendering import SpeechBank
 from .timeline import compile_routine, schedule
 from .tts import SpeechCache, SpeechSettings

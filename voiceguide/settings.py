@@ -85,25 +85,22 @@ class Field:
     name: str
     default: Any
     check: Callable[[Any], str | None]
-    help: str
 
 
 FIELDS = (
-    Field("voice", DEFAULT_VOICE, _text, "espeak-ng voice, such as en-gb or en-us+f3"),
-    Field("rate", DEFAULT_RATE_WPM, _number(MIN_RATE_WPM, MAX_RATE_WPM, True, "words per minute"), "speech rate, words per minute"),
-    Field("volume", DEFAULT_VOLUME, _number(MIN_VOLUME, 1.0, False, ""), "loudness of the guide, 0.2 to 1.0"),
-    Field("device", None, _device, "output device name or index (see `voiceguide devices`)"),
-    Field("input_device", None, _device, "microphone device name or index"),
-    Field("engine", "auto", _choice(ENGINES), "command recognizer: auto, pocketsphinx or vosk"),
-    Field("model", None, _text, "a vosk model folder"),
-    Field("vosk_confidence", VOSK_MIN_CONFIDENCE, _number(0.0, 1.0, False, ""), "lowest vosk word confidence that counts"),
-    Field("spotting", {}, _table_of(_number(-80, 0, True, "(a power of ten)"), "phrase = threshold"),
-          "keyword-spotting thresholds by phrase, as powers of ten, over the vocabulary's own"),
-    Field("echo_cancel", True, _boolean, "cancel the guide's own voice from the microphone"),
-    Field("device_delay_ms", 0.0, _number(0, 1000, False, "ms"), "how much later than reported the guide's voice reaches the microphone"),
-    Field("screening_days", ANSWERS_KEPT_DAYS, _number(0, 365, True, "days"), "how long screening answers are trusted"),
-    Field("max_per_day", {}, _table_of(_number(1, 10, True, "sessions"), "routine = sessions"),
-          "frequency guard by routine id, over the routine's own max_per_day"),
+    Field("voice", DEFAULT_VOICE, _text),
+    Field("rate", DEFAULT_RATE_WPM, _number(MIN_RATE_WPM, MAX_RATE_WPM, True, "words per minute")),
+    Field("volume", DEFAULT_VOLUME, _number(MIN_VOLUME, 1.0, False, "")),
+    Field("device", None, _device),
+    Field("input_device", None, _device),
+    Field("engine", "auto", _choice(ENGINES)),
+    Field("model", None, _text),
+    Field("vosk_confidence", VOSK_MIN_CONFIDENCE, _number(0.0, 1.0, False, "")),
+    Field("spotting", {}, _table_of(_number(-80, 0, True, "(a power of ten)"), "phrase = threshold")),
+    Field("echo_cancel", True, _boolean),
+    Field("device_delay_ms", 0.0, _number(0, 1000, False, "ms")),
+    Field("screening_days", ANSWERS_KEPT_DAYS, _number(0, 365, True, "days")),
+    Field("max_per_day", {}, _table_of(_number(1, 10, True, "sessions"), "routine = sessions")),
 )
 _BY_NAME = {f.name: f for f in FIELDS}
 
