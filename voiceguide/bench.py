@@ -73,7 +73,6 @@ def bench_speak(trials: int = 30, seed: int = 1) -> dict:
         pcm = cache.get_many([LONG_TEXT, HOLD_TEXT], SpeechSettings())
         speech_segments = segments_for([speech(LONG_TEXT)], pcm)
         hold_segments = segments_for([speech(HOLD_TEXT), silence(3000), speech(HOLD_TEXT)], pcm)
-        hold_starts_s = hold_segments[0].samples / OUTPUT_RATE
         in_speech, in_hold_heard, in_hold_halt = [], [], []
         for i in range(trials):
             if i % 2 == 0:
@@ -81,13 +80,14 @@ def bench_speak(trials: int = 30, seed: int = 1) -> dict:
                 if trial.halt.reason is HaltReason.STOPPED and trial.heard_before:
                     in_speech.append(trial.heard_after_s * 1000)
             else:
-                trial = timed_stop(hold_segments, hold_starts_s + rng.uniform(0.2, 2.7))
+                trial = timed_stop(hold_segments, rng.uniform(0.2, 2.7), cue=1)
                 if trial.halt.reason is HaltReason.STOPPED and trial.halt.cue_index == 1:
                     in_hold_halt.append(trial.halted_after_s * 1000)
                     in_hold_heard.append(trial.heard_after_s * 1000)
         figures["stop_to_silence_speech_ms"] = percentiles(in_speech)
         figures["stop_to_halt_hold_ms"] = percentiles(in_hold_halt)
         figures["sound_after_stop_in_hold"] = sum(h > 0 for h in in_hold_heard)
+        figures["trials_missed"] = trials - len(in_speech) - len(in_hold_halt)
     return figures
 
 
@@ -125,6 +125,7 @@ def speak_table(f: dict) -> str:
         ("stop to silence, in speech (real device path)", ms(f["stop_to_silence_speech_ms"]), "p95 <= 40 ms"),
         ("stop to player halt, in a silent hold", ms(f["stop_to_halt_hold_ms"]), "p95 <= 40 ms"),
         ("sound after a stop in a hold", f"{f['sound_after_stop_in_hold']} trials", "0"),
+        ("trials whose stop missed its cue", f"{f['trials_missed']}", "0"),
         ("first audio, warm cache", f"p50 {first['p50'] * 1000:.0f} ms, max {first['max'] * 1000:.0f} ms (n={first['n']})", "<= 300 ms"),
         ("first stream of a process (null-sink start-up)", f"{f['first_stream_of_process_s'] * 1000:.0f} ms", "(reported)"),
         ("render time per minute of speech", f"{f['render_s_per_speech_minute']:.2f} s ({f['render_texts']} texts)", "(reported)"),

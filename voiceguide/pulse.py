@@ -147,19 +147,29 @@ class TimedStop:
     input_latency_s: float
 
 
-def timed_stop(segments, stop_after_s: float) -> TimedStop:
-    """Play segments on the default output device, stop() after a while from another thread,
-    and time it against a recording of the default source (the sink's monitor)."""
+def timed_stop(segments, stop_after_s: float, cue: int = 0) -> TimedStop:
+    """Play segments on the default output device, stop() from another thread `stop_after_s`
+    after the player starts cue `cue`, and time it against a recording of the default source
+    (the sink's monitor). Counting from the cue, not from play(), keeps a slow device start
+    from moving the stop into another cue."""
     from .outputs import SoundDeviceOutput
-    from .player import Player
+    from .player import EventKind, Player
 
     with MonitorRecorder() as recorder:
         time.sleep(0.15)
         out = SoundDeviceOutput()
-        player = Player(out)
+        started = threading.Event()
+
+        def on_event(event) -> None:
+            if event.kind is EventKind.CUE_STARTED and event.cue_index == cue:
+                started.set()
+
+        player = Player(out, on_event)
         result = {}
         worker = threading.Thread(target=lambda: result.update(halt=player.play(segments)))
         worker.start()
+        if not started.wait(timeout=10):
+            raise RuntimeError(f"the player did not reach cue {cue} within 10 s")
         time.sleep(stop_after_s)
         t_stop = time.monotonic()
         player.stop()
