@@ -55,6 +55,29 @@ class Answer(str, Enum):
     NO = "no"
 
 
+class MenuWord(str, Enum):
+    """What a person can say to the voice menu of `voiceguide serve`, beside the commands. The
+    values are the keys under `menu` in the vocabulary files."""
+
+    START = "start"
+    LIST = "list"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A routine, chosen in the menu by one of its names."""
+
+    routine: str
+
+    @property
+    def value(self) -> str:
+        return f"choose {self.routine}"
+
+
+Meaning = Command | Answer | MenuWord | Choice
+"""Whatever a recognizer can hear a person mean."""
+
+
 @dataclass(frozen=True)
 class Breathing:
     """A paced breathing pattern; every phase is whole seconds so counts land on the beat."""
@@ -98,6 +121,13 @@ class Routine:
     cooldown: str | None = None
     max_per_day: int | None = None
     source: str = ""
+    names: tuple[str, ...] = ()
+    """What a person says to choose it in the voice menu: `names` in its file, else its id with
+    spaces for hyphens."""
+
+    @property
+    def spoken_names(self) -> tuple[str, ...]:
+        return self.names or (self.id.replace("-", " ").replace("_", " "),)
 
 
 @dataclass(frozen=True)
@@ -119,10 +149,30 @@ class Vocabulary:
     spotting: dict = field(default_factory=dict)  # phrase -> Spotting
     fillers: tuple[str, ...] = ()
     """Words that are not commands, for recognizers without an "unknown word" of their own."""
+    menu: dict = field(default_factory=dict)  # MenuWord -> tuple[str, ...]
+    choices: dict = field(default_factory=dict)  # Choice -> tuple[str, ...]: the routines' names, in `serve`
 
     def meanings(self) -> dict:
-        """Every command and answer, with its phrases: what a recognizer listens for."""
-        return {**self.phrases, **self.answers}
+        """Every command, answer and menu phrase, with its phrases: what a recognizer listens for."""
+        return {**self.phrases, **self.answers, **self.menu, **self.choices}
+
+    def with_choices(self, routines: list) -> "Vocabulary":
+        """This vocabulary with the routines' names, for the voice menu. A name that already means
+        something else is an error naming the routine's file."""
+        if set(self.menu) != set(MenuWord):
+            missing = ", ".join(m.value for m in MenuWord if m not in self.menu)
+            raise UsageError(f"{self.source}: menu: no phrases for {missing}; the voice menu needs them")
+        owner = {p: c.value for c, phrases in self.meanings().items() for p in phrases}
+        choices = {}
+        for routine in routines:
+            for name in routine.spoken_names:
+                if name in owner:
+                    raise UsageError(
+                        f"{routine.source}: names: '{name}' already means '{owner[name]}'; give the routine another name"
+                    )
+                owner[name] = routine.id
+            choices[Choice(routine.id)] = routine.spoken_names
+        return replace(self, choices=choices)
 
     def tuned(self, thresholds: dict, where: str) -> "Vocabulary":
         """This vocabulary with other spotting thresholds (phrase -> power of ten), from `where`."""
@@ -222,7 +272,7 @@ class _Checker:
 
 
 _ROUTINE_REQUIRED = ("id", "title", "description", "precautions", "screening", "safety_message", "closing", "steps")
-_ROUTINE_OPTIONAL = ("language", "warmup", "cooldown", "max_per_day")
+_ROUTINE_OPTIONAL = ("language", "warmup", "cooldown", "max_per_day", "names")
 _STEP_REQUIRED = ("say",)
 _STEP_OPTIONAL = ("hold", "breathing", "repeat", "sides")
 _BREATHING_REQUIRED = ("inhale", "exhale", "breaths")
@@ -250,6 +300,10 @@ def _routine(doc: Document, ck: _Checker) -> Routine | None:
         if "max_per_day" in data
         else None
     )
+    names = tuple(n.lower() for n in ck.text_list(data["names"], ("names",))) if "names" in data else ()
+    for i, name in enumerate(names):
+        if not PHRASE_PATTERN.match(name):
+            ck.error(("names", i), "must be words of letters and apostrophes only")
     steps: tuple[Step, ...] = ()
     if "steps" in data:
         if not isinstance(data["steps"], list) or not data["steps"]:
@@ -273,6 +327,7 @@ def _routine(doc: Document, ck: _Checker) -> Routine | None:
         cooldown=cooldown,
         max_per_day=max_per_day,
         source=doc.file,
+        names=names,
     )
 
 
@@ -347,7 +402,7 @@ def _breathing(ck: _Checker, value: Any, path: KeyPath) -> Breathing | None:
 
 
 def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
-    data = ck.mapping(doc.data, (), ("language", "commands", "answers"), ("spotting", "fillers"))
+    data = ck.mapping(doc.data, (), ("language", "commands", "answers"), ("spotting", "fillers", "menu"))
     if data is None:
         return None
     language = data.get("language")
@@ -356,6 +411,7 @@ def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
     owner: dict = {}
     phrases = _phrase_table(ck, data, "commands", Command, owner)
     answers = _phrase_table(ck, data, "answers", Answer, owner)
+    menu = _phrase_table(ck, data, "menu", MenuWord, owner)
     spotting = _spotting(ck, data.get("spotting", {}), owner)
     fillers = tuple(w.lower() for w in ck.text_list(data["fillers"], ("fillers",))) if "fillers" in data else ()
     for i, word in enumerate(fillers):
@@ -363,7 +419,7 @@ def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
             ck.error(("fillers", i), f"'{word}' is a command phrase ({owner[word]}); fillers are the words that are not")
     if ck.problems:
         return None
-    return Vocabulary(language, phrases, answers, doc.file, spotting, fillers)
+    return Vocabulary(language, phrases, answers, doc.file, spotting, fillers, menu)
 
 
 def _phrase_table(ck: _Checker, data: dict, key: str, kinds: type[Enum], owner: dict) -> dict:

@@ -43,3 +43,7 @@ class UsageError(VoiceguideError):
     """The command was asked for something that does not exist or cannot be done as asked."""
 
     exit_code = 2
+
+
+class MicrophoneError(VoiceguideError):
+    """The microphone cannot be opened: the guide cannot hear, though it may still speak."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from .audio import BLOCK_MS, INPUT_RATE, Pcm, resample
-from .errors import VoiceguideError
+from .errors import MicrophoneError, VoiceguideError
 from .outputs import resolve_device, sounddevice_module
 
 if TYPE_CHECKING:
@@ -127,7 +127,10 @@ class SoundDeviceInput:
         self.overflows = 0
         """Blocks after which the device lost audio: the microphone's timeline then runs behind the
         output's, and the echo moves."""
-        index = resolve_device(device, "inputs")
+        try:
+            index = resolve_device(device, "inputs")
+        except VoiceguideError as exc:
+            raise MicrophoneError(str(exc)) from None
         try:
             self._stream = sd.InputStream(
                 device=index,
@@ -141,7 +144,7 @@ class SoundDeviceInput:
             self._stream.start()
         except sd.PortAudioError as exc:
             name = "the default input" if device is None else f"input device {device!r}"
-            raise VoiceguideError(f"cannot open {name} at {INPUT_RATE} Hz ({exc}); see `voiceguide devices`") from None
+            raise MicrophoneError(f"cannot open {name} at {INPUT_RATE} Hz ({exc}); see `voiceguide devices`") from None
 
     def _callback(self, indata, frames, time_info, status) -> None:
         if self._played is not None and self._played.origin is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from .audio import BLOCK_MS, INPUT_RATE
-from .content import Answer, Command, Vocabulary
+from .content import Command, Meaning, Vocabulary
 from .echo import EchoCanceller, EchoPath, PlayedAudio
 from .errors import UsageError
 from .inputs import AudioInput
@@ -44,7 +44,7 @@ DEAF_AFTER_S = 0.5
 
 @dataclass(frozen=True)
 class CommandEvent:
-    command: Command | Answer
+    command: Meaning
     text: str
     engine: str
     confidence: float

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import INPUT_RATE
-from .content import Answer, Command, Vocabulary
+from .content import Command, Meaning, Vocabulary
 from .errors import UsageError, VoiceguideError
 
 SAFETY_COMMANDS = (Command.STOP, Command.PAIN)
@@ -38,7 +38,7 @@ VOSK_MIN_CONFIDENCE = 0.5
 
 @dataclass(frozen=True)
 class Heard:
-    command: Command | Answer
+    command: Meaning
     text: str  # the phrase heard
     confidence: float  # 0..1
     t: float  # seconds of audio at the end of the block in which it was decided
@@ -47,7 +47,7 @@ class Heard:
 @dataclass(frozen=True)
 class KeyPhrase:
     phrase: str
-    command: Command | Answer
+    command: Meaning
     phones: str  # ARPAbet, as in the pocketsphinx dictionary
     threshold_exp: int  # detect when the phrase beats the phone loop by 10**threshold_exp
 
@@ -214,3 +214,72 @@ class VoskRecognizer:
         """What was said just before the input ended, once vosk has decided."""
         return self._match(json.loads(self._rec.FinalResult()).get("result") or [], t)
 
+
+
+class PocketsphinxGrammar:
+    """Whole utterances, each matched against a closed grammar: the phrases for some meanings, and
+    the vocabulary's filler words for anything else said. pocketsphinx's endpointer (a voice
+    activity detector) finds where each utterance starts and ends, and the decision comes at its
+    end, about 0.3 s after the last word: too late to silence anything at once, but a closed set
+    tells apart words that keyword spotting cannot ("faster" and "pain" are one to the spotter
+    tuned for recall, and "knee twist" and "hello guide" barely reach it at all). The voice menu
+    listens with it."""
+
+    def __init__(self, vocab: Vocabulary, meanings: tuple, engine: str = "pocketsphinx-grammar"):
+        from pocketsphinx import Decoder, Endpointer
+
+        phrases = key_phrases(vocab, meanings)
+        if not phrases:
+            raise UsageError("nothing to listen for: the vocabulary has no phrases for this grammar")
+        self.engine = engine
+        self._phrases = phrases
+        self._decoder = Decoder(lm=None, loglevel="FATAL")
+        # One pseudo-word per phrase, so the hypothesis names the entry (and its own pronunciation).
+        self._entries = {f"phrase{i}": p for i, p in enumerate(phrases)}
+        for i, (word, p) in enumerate(self._entries.items()):
+            self._decoder.add_word(word, p.phones, i == len(phrases) - 1)
+        fillers = [w for w in vocab.fillers if _dictionary().lookup_word(w) is not None]
+        import os
+        fw = float(os.environ.get("FW", "1"))
+        words = " | ".join([f"/1/ {w}" for w in self._entries] + ([f"/{fw}/ {w}" for w in fillers] if fw else []))
+        self._decoder.add_jsgf_string("menu", f"#JSGF V1.0;\ngrammar menu;\npublic <said> = ({words})+;\n")
+        self._decoder.activate_search("menu")
+        self._endpointer = Endpointer(sample_rate=INPUT_RATE)
+        self._frame = self._endpointer.frame_bytes // 2
+        self._pending = np.zeros(0, np.int16)
+        self._talking = False
+
+    def accept(self, samples: np.ndarray, t: float) -> list[Heard]:
+        self._pending = np.concatenate([self._pending, samples.astype(np.int16)])
+        heard: list[Heard] = []
+        while len(self._pending) >= self._frame:
+            frame, self._pending = self._pending[: self._frame], self._pending[self._frame :]
+            speech = self._endpointer.process(frame.astype("<i2").tobytes())
+            if speech is not None:
+                if not self._talking:
+                    self._decoder.start_utt()
+                    self._talking = True
+                self._decoder.process_raw(speech)
+            if self._talking and not self._endpointer.in_speech:
+                heard += self._decide(t)
+        return heard
+
+    def _decide(self, t: float) -> list[Heard]:
+        self._decoder.end_utt()
+        self._talking = False
+        hyp = self._decoder.hyp()
+        said = [w for w in (hyp.hypstr.split() if hyp is not None else []) if w in self._entries]
+        print("HYP", hyp.hypstr if hyp else None)
+        if not said:
+            return []
+        # Of several phrases in one utterance the last counts: "no, stop" means stop.
+        entry = self._entries[said[-1]]
+        return [Heard(entry.command, entry.phrase, _kws_confidence(hyp.prob), t)]
+
+    def finish(self, t: float) -> list[Heard]:
+        speech = self._endpointer.end_stream(np.zeros(self._frame, np.int16).tobytes())
+        if not self._talking:
+            return []
+        if speech is not None:
+            self._decoder.process_raw(speech)
+        return self._decide(t)
