@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(espeak-ng libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1)
+[ "${1:-}" = test ] && packages+=(systemd)   # systemd-analyze checks the service unit
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -226,3 +226,16 @@ def test_cli_show_unknown_routine_is_one_line(cli):
     result = cli("show", "nope")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "known routines:" in result.stderr
+
+
+def test_a_routines_menu_names_are_checked_and_may_not_mean_anything_else(tmp_path):
+    text = VALID.replace("title:", "names: [upper twist]\ntitle:", 1)
+    shipped = load_library()
+    library = load_library([write(tmp_path, text)], base=shipped)
+    vocab = shipped.vocabularies["en"].with_choices(list(library.routines.values()))
+    assert "upper twist" in vocab.meanings()[next(c for c in vocab.choices if c.routine == "test-routine")]
+    assert only_error(tmp_path, VALID.replace("title:", "names: [knee 2]\ntitle:", 1)).endswith(
+        "names[0]: must be words of letters and apostrophes only")
+    clash = load_library([write(tmp_path, VALID.replace("title:", "names: [help]\ntitle:", 1))], base=shipped)
+    with pytest.raises(UsageError, match="routine.yaml: names: 'help' already means 'help'; give the routine another name"):
+        shipped.vocabularies["en"].with_choices(list(clash.routines.values()))

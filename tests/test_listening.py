@@ -53,10 +53,15 @@ def sets(library, english):
 
 @pytest.fixture(scope="session")
 def heard(sets, english):
-    """What the default English ears (pocketsphinx spotter + pocketsphinx commands) heard in each set."""
+    """What the default English ears (pocketsphinx spotter + pocketsphinx commands) heard in each set.
+    The stop and pain sets are heard by the safety spotter alone: only it hears stop and pain, and
+    the other paths cannot take a detection from it (dedup and the stop tail are per command), so
+    the figures are the whole listener's, in a third of the time."""
     found = {}
     for name, speech in sets.items():
         paths, _ = build_paths(english, "pocketsphinx")
+        if name.startswith("safety"):
+            paths = [p for p in paths if p.engine == "pocketsphinx-spotter"]
         found[name] = hearing.score(listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), paths), speech)
     return found
 

@@ -226,3 +226,29 @@ def test_killing_the_input_stream_pauses_the_guide_and_says_why(pulse, tmp_path,
         session.close()
     (result,) = results.get(timeout=1)
     assert result.outcome == "stopped" and result.signal == 15
+
+
+def test_the_voice_menu_on_devices_chooses_by_name_runs_stops_and_waits_again(pulse, tmp_path):
+    """`voiceguide serve` as on a smart speaker: a synthesized person starts the menu, picks a
+    routine by name, stops it twice (stop, then stop for good) and the menu waits again."""
+    assert run_cli("screen", "upper-back", "--answers", "no", env={"XDG_DATA_HOME": str(tmp_path)}).returncode == 0
+    say = {text: speechset.espeak(text, "en-us", 150) for text in ("hello guide", "upper back", "stop")}
+    with Rehearsal(pulse, None, tmp_path) as r:
+        ready = r.wait_for("guide: Voice guide ready", timeout_s=60)
+        r.say_at(ready + 4.0, say["hello guide"])
+        offered = r.wait_for("guide: Which routine?", timeout_s=10)
+        r.say_at(offered + 8.0, say["upper back"])
+        r.wait_for("menu: guiding", timeout_s=10)
+        step = r.wait_for("guide: Keep every movement small", timeout_s=15)
+        word_end = r.say_at(step + 1.5, say["stop"])
+        silent_at = r.earcon_after(word_end - 0.5)
+        assert silent_at is not None and silent_at - word_end <= REACTION_S
+        stopped = r.wait_for(r"guide: Stopped\. Say resume", timeout_s=5)
+        r.say_at(stopped + 8.0, say["stop"])  # after the prompt: a stop during it only stops again
+        r.wait_for("session ended: stopped", timeout_s=10)
+        r.wait_for("menu: waiting", timeout_s=5, after=stopped)
+        r.wait_for("guide: Say hello guide when you want another routine", timeout_s=5)
+        assert r.signal(signal.SIGTERM) == 143
+        r.wait_for("menu: closed", timeout_s=5)
+    (row,) = history(tmp_path)
+    assert row["routine"] == "upper-back" and row["outcome"] == "stopped"

@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__, settings
 from .audio import read_wav
 from .content import content_root, load_library, load_routine
-from .errors import ContentError, UsageError, VoiceguideError
+from .errors import ContentError, MicrophoneError, UsageError, VoiceguideError
 from .outputs import AudioOutput, SoundDeviceOutput, WavOutput, device_table
 from .player import Player
 from .rendering import render_timeline, segments_for
@@ -251,8 +251,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_session(args: argparse.Namespace, language: str):
-    """The session's parts from the command line: real devices, or a simulation."""
+def _open_session(args: argparse.Namespace, language: str, vocab=None, captions=sys.stdout):
+    """The session's parts from the command line: real devices, or a simulation. `vocab`: the
+    language's vocabulary with the routines' names in it, for the voice menu of `serve`;
+    `captions`: where the captions go."""
     from .history import History
     from .session import Session, SessionLog, SessionOptions, real_parts, simulated_parts
 
@@ -268,7 +270,8 @@ def _open_session(args: argparse.Namespace, language: str):
     if getattr(args, "echo_delay_ms", None) is not None and not 0 <= args.echo_delay_ms <= 150:
         raise UsageError(f"--echo-delay-ms {args.echo_delay_ms:g}: give 0 to 150 ms, the echo canceller's reach")
     found = _settings(args)
-    vocab = _vocabulary(language)
+    menu = vocab is not None
+    vocab = vocab or _vocabulary(language)
     options = SessionOptions.from_settings(found)
     history = History()
     if simulate:
@@ -279,8 +282,8 @@ def _open_session(args: argparse.Namespace, language: str):
         parts = real_parts(found["device"], found["input_device"], found["device_delay_ms"])
     events = Path(args.events) if getattr(args, "events", None) else None
     transcript = Path(args.transcript) if getattr(args, "transcript", None) else None
-    log = SessionLog(parts.clock, sys.stdout, transcript, events)
-    return Session(parts, vocab, options, log, history, notices=lambda line: print(line, file=sys.stderr))
+    log = SessionLog(parts.clock, captions, transcript, events)
+    return Session(parts, vocab, options, log, history, notices=lambda line: print(line, file=sys.stderr), menu=menu)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -302,6 +305,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     if status is not None:
         return status
     return EXIT_ERROR if any(r.outcome == "error" for r in results) else EXIT_OK
+
+
+IDLE_AFTER_AUDIO_S = 10.0
+"""A simulated serve ends once the person's recording is over and the menu has waited this long."""
+CANNOT_HEAR = "I can't hear anything: the microphone could not be opened. Please check that it is connected."
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .menu import Menu
+    from .session import run_routine
+
+    library = load_library()
+    if library.errors:
+        raise ContentError(library.errors)
+    routines = [r for _, r in sorted(library.routines.items()) if r.language == args.lang]
+    if not routines:
+        raise UsageError(f"no routines in '{args.lang}' in {content_root() / 'routines'}; see `voiceguide list`")
+    vocab = _vocabulary(args.lang).with_choices(routines)
+    try:
+        session = _open_session(args, args.lang, vocab=vocab, captions=sys.stderr)
+    except MicrophoneError:
+        _say_on_device(CANNOT_HEAR, args)
+        raise
+    until = lambda: False  # noqa: E731
+    if args.simulate:
+        heard = read_wav(Path(args.user_audio))
+        until = lambda: session.parts.clock.now() > len(heard.samples) / heard.rate + IDLE_AFTER_AUDIO_S  # noqa: E731
+    menu = Menu(session, routines, lambda routine: run_routine(session, routine, library.routines), until,
+                sync=session.sync if session.parts.simulated else lambda: None)
+    with _on_signals(lambda signum: (session.interrupt(signum), menu.interrupt(signum))):
+        try:
+            session.start()
+            signum = menu.run()
+        finally:
+            session.close()
+    return _signal_status(signum) or EXIT_OK
+
+
+def _say_on_device(text: str, args: argparse.Namespace) -> None:
+    """Say `text` on the output device, if there is one: what the person must hear even though
+    the session cannot start."""
+    with contextlib.suppress(VoiceguideError):
+        found = _settings(args)
+        rendered = SpeechCache().get_many([text], found.speech())
+        _play(SoundDeviceOutput(found["device"]), segments_for([speech(text)], rendered))
 
 
 def _parse_answers(text: str, count: int, where: str) -> list[str]:
@@ -487,6 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("routine", metavar="ROUTINE", help="a routine id, or a path to a routine .yaml file")
     _add_session_flags(p, simulate=True)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("serve", help="the voice menu, for a smart speaker: waits for the start phrase, offers the routines by name")
+    p.add_argument("--lang", default="en", help="language of the routines and commands (default en)")
+    _add_session_flags(p, simulate=True)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("screen", help="answer a routine's screening questions ahead of time (kept 30 days, or the setting screening_days)")
     p.add_argument("routine", nargs="?", metavar="ROUTINE", help="a routine id (default: every routine with questions)")

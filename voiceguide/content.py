@@ -153,7 +153,11 @@ class Vocabulary:
     choices: dict = field(default_factory=dict)  # Choice -> tuple[str, ...]: the routines' names, in `serve`
 
     def meanings(self) -> dict:
-        """Every command, answer and menu phrase, with its phrases: what a recognizer listens for."""
+        """Every command and answer with its phrases, and in the voice menu's vocabulary (see
+        with_choices) the menu's phrases and the routines' names too: what a recognizer listens
+        for."""
+        if not self.choices:
+            return {**self.phrases, **self.answers}
         return {**self.phrases, **self.answers, **self.menu, **self.choices}
 
     def with_choices(self, routines: list) -> "Vocabulary":
@@ -162,7 +166,7 @@ class Vocabulary:
         if set(self.menu) != set(MenuWord):
             missing = ", ".join(m.value for m in MenuWord if m not in self.menu)
             raise UsageError(f"{self.source}: menu: no phrases for {missing}; the voice menu needs them")
-        owner = {p: c.value for c, phrases in self.meanings().items() for p in phrases}
+        owner = {p: c.value for c, phrases in {**self.meanings(), **self.menu}.items() for p in phrases}
         choices = {}
         for routine in routines:
             for name in routine.spoken_names:

@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Callable
 
 from .audio import BLOCK_MS, INPUT_RATE
-from .content import Command, Meaning, Vocabulary
+from .content import Command, Meaning, MenuWord, Vocabulary
 from .echo import EchoCanceller, EchoPath, PlayedAudio
 from .errors import UsageError
 from .inputs import AudioInput
-from .recognizers import SAFETY_COMMANDS, VOSK_MIN_CONFIDENCE, Heard, PocketsphinxSpotter, VoskRecognizer, key_phrases, load_vosk_model
+from .recognizers import (
+    SAFETY_COMMANDS, VOSK_MIN_CONFIDENCE, Heard, PocketsphinxGrammar, PocketsphinxSpotter, VoskRecognizer, key_phrases,
+    load_vosk_model,
+)
 from .settings import ENGINES
 from .speechgate import SpeechGate
 
@@ -77,14 +80,24 @@ class Dedup:
             return True
 
 
+MENU_ENGINE = "pocketsphinx-menu"
+MENU_MEANINGS = (*MenuWord, Command.STOP, Command.PAIN, Command.HELP, Command.REPEAT)
+"""What the voice menu listens for, beside the routines' names."""
+
+
 def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = None,
-                vosk_confidence: float = VOSK_MIN_CONFIDENCE) -> tuple[list, list[str]]:
+                vosk_confidence: float = VOSK_MIN_CONFIDENCE, menu: bool = False) -> tuple[list, list[str]]:
     """The recognizers for a language, and the notices a person should see about them.
 
     English always gets the pocketsphinx safety spotter for stop and pain. The command recognizer
     is vosk (every phrase, stop, pain and the answers too) when a model is given or installed for
     the language, else pocketsphinx keyword spotting over the other commands and, separately,
     the answers (English only), with a notice saying how to get the vosk model.
+
+    With `menu` (the voice menu of `serve`; `vocab` then has the routines' names), English
+    without vosk also gets a closed-grammar recognizer for the menu, engine MENU_ENGINE: the
+    spotters, tuned for stop and pain above all, take most menu words for "pain". vosk hears
+    the menu's phrases itself.
     """
     from .models import installed_model_for
 
@@ -111,6 +124,8 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
         others = tuple(c for c in vocab.phrases if c not in SAFETY_COMMANDS)
         paths.append(PocketsphinxSpotter(key_phrases(vocab, others), engine="pocketsphinx"))
         paths.append(PocketsphinxSpotter(key_phrases(vocab, tuple(vocab.answers)), engine="pocketsphinx-answers"))
+        if menu:
+            paths.append(PocketsphinxGrammar(vocab, (*MENU_MEANINGS, *vocab.choices), engine=MENU_ENGINE))
         if engine == "auto":
             notices.append(
                 "note: no vosk model for 'en' in models/; listening with pocketsphinx. For vosk, run "
@@ -164,6 +179,17 @@ class Listener:
         self._ended = False
         self.last_audio_at = clock()
         self.error: BaseException | None = None
+        self._listening = frozenset(self._engines)
+
+    def listen_with(self, engines) -> None:
+        """Feed only the paths of these engines from the next block on; the others rest (and cost
+        nothing) until they are named again, and start afresh then. The voice menu listens with
+        its grammar alone, a routine with the spotters."""
+        engines = frozenset(engines)
+        unknown = engines - set(self._engines)
+        if unknown:
+            raise ValueError(f"no such recognition path: {', '.join(sorted(unknown))}")
+        self._listening = engines
 
     def start(self) -> "Listener":
         self.last_audio_at = self._clock()
@@ -234,8 +260,11 @@ class Listener:
                 self.gate.observe(block, played)
                 samples += len(block)
                 t = samples / INPUT_RATE
-                for q in self._queues:
-                    q.put((block, t))
+                listening = self._listening
+                for engine, q in zip(self._engines, self._queues):
+                    # A resting path is told only how far the audio has gone, so that
+                    # wait_until() does not wait for it.
+                    q.put((block if engine in listening else None, t))
         except BaseException as exc:  # handed to whoever owns the listener; the thread must end
             self.error = exc
         finally:
@@ -288,6 +317,7 @@ class Listener:
 
     def _recognize(self, index: int, path, blocks: queue.Queue) -> None:
         last_t = 0.0
+        resting = False
         try:
             while True:
                 item = blocks.get()
@@ -298,7 +328,13 @@ class Listener:
                     self._processed(index, None)
                     return
                 block, last_t = item
-                self._emit(path, path.accept(block, last_t))
+                if block is None:
+                    resting = True
+                else:
+                    if resting:
+                        path.reset()
+                    resting = False
+                    self._emit(path, path.accept(block, last_t))
                 self._processed(index, last_t)
         except BaseException as exc:
             self.error = exc

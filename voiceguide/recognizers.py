@@ -130,6 +130,11 @@ class PocketsphinxSpotter:
     def finish(self, t: float) -> list[Heard]:
         return []
 
+    def reset(self) -> None:
+        """Forget what was heard before a rest, so that it cannot join what comes after."""
+        self._decoder.end_utt()
+        self._decoder.start_utt()
+
 
 def _kws_confidence(log_prob: int) -> float:
     # pocketsphinx gives a log posterior in its own log base; map it to 0..1 for display only.
@@ -214,16 +219,22 @@ class VoskRecognizer:
         """What was said just before the input ended, once vosk has decided."""
         return self._match(json.loads(self._rec.FinalResult()).get("result") or [], t)
 
+    def reset(self) -> None:
+        self._rec.Reset()
 
 
 class PocketsphinxGrammar:
-    """Whole utterances, each matched against a closed grammar: the phrases for some meanings, and
-    the vocabulary's filler words for anything else said. pocketsphinx's endpointer (a voice
-    activity detector) finds where each utterance starts and ends, and the decision comes at its
-    end, about 0.3 s after the last word: too late to silence anything at once, but a closed set
-    tells apart words that keyword spotting cannot ("faster" and "pain" are one to the spotter
-    tuned for recall, and "knee twist" and "hello guide" barely reach it at all). The voice menu
-    listens with it."""
+    """Whole utterances, each matched against a closed grammar of the phrases for some meanings.
+    pocketsphinx's endpointer (a voice activity detector) finds where each utterance starts and
+    ends, and the decision comes at its end, about 0.3 s after the last word: too late to silence
+    anything at once, but a closed set tells apart words that keyword spotting tuned for recall
+    cannot ("louder" and "pain" are one to the safety spotter; "knee twist" and "hello guide"
+    barely reach a spotter at all). The voice menu listens with it.
+
+    There are no filler words for other speech: at any grammar weight, fillers took "pain" and
+    "hello guide" in 8 of 8 espeak-ng voices. So other speech can become a phrase: the menu
+    listens for a routine's name only for a while after it offers them.
+    """
 
     def __init__(self, vocab: Vocabulary, meanings: tuple, engine: str = "pocketsphinx-grammar"):
         from pocketsphinx import Decoder, Endpointer
@@ -232,19 +243,22 @@ class PocketsphinxGrammar:
         if not phrases:
             raise UsageError("nothing to listen for: the vocabulary has no phrases for this grammar")
         self.engine = engine
-        self._phrases = phrases
         self._decoder = Decoder(lm=None, loglevel="FATAL")
-        # One pseudo-word per phrase, so the hypothesis names the entry (and its own pronunciation).
+        # One pseudo-word per phrase (and pronunciation), so the hypothesis names the entry.
         self._entries = {f"phrase{i}": p for i, p in enumerate(phrases)}
         for i, (word, p) in enumerate(self._entries.items()):
             self._decoder.add_word(word, p.phones, i == len(phrases) - 1)
-        fillers = [w for w in vocab.fillers if _dictionary().lookup_word(w) is not None]
-        import os
-        fw = float(os.environ.get("FW", "1"))
-        words = " | ".join([f"/1/ {w}" for w in self._entries] + ([f"/{fw}/ {w}" for w in fillers] if fw else []))
-        self._decoder.add_jsgf_string("menu", f"#JSGF V1.0;\ngrammar menu;\npublic <said> = ({words})+;\n")
-        self._decoder.activate_search("menu")
-        self._endpointer = Endpointer(sample_rate=INPUT_RATE)
+        words = " | ".join(self._entries)
+        self._decoder.add_jsgf_string("said", f"#JSGF V1.0;\ngrammar said;\npublic <said> = ({words})+;\n")
+        self._decoder.activate_search("said")
+        self._new_endpointer = lambda: Endpointer(sample_rate=INPUT_RATE)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget any utterance half heard: for when the path has not been fed for a while."""
+        if getattr(self, "_talking", False):
+            self._decoder.end_utt()
+        self._endpointer = self._new_endpointer()
         self._frame = self._endpointer.frame_bytes // 2
         self._pending = np.zeros(0, np.int16)
         self._talking = False
@@ -269,7 +283,6 @@ class PocketsphinxGrammar:
         self._talking = False
         hyp = self._decoder.hyp()
         said = [w for w in (hyp.hypstr.split() if hyp is not None else []) if w in self._entries]
-        print("HYP", hyp.hypstr if hyp else None)
         if not said:
             return []
         # Of several phrases in one utterance the last counts: "no, stop" means stop.

@@ -45,9 +45,10 @@ def _pulse_env(**names):
 
 
 class Rehearsal:
-    """`with Rehearsal(pulse, "ROUTINE", data_dir) as r:` starts the guide; r.say(pcm) speaks."""
+    """`with Rehearsal(pulse, "ROUTINE", data_dir) as r:` starts the guide; r.say(pcm) speaks.
+    With routine None it starts the voice menu, `voiceguide serve`, whose captions are on stderr."""
 
-    def __init__(self, pulse, routine: str, data_dir: Path, args: tuple = (), record_mic: bool = True):
+    def __init__(self, pulse, routine: str | None, data_dir: Path, args: tuple = (), record_mic: bool = True):
         from .outputs import SoundDeviceOutput
         from .pulse import MonitorRecorder
 
@@ -63,7 +64,9 @@ class Rehearsal:
             self._voice = SoundDeviceOutput(rate=INPUT_RATE)
         env = {**os.environ, "PULSE_SINK": "guide", "PULSE_SOURCE": "mic.monitor", "XDG_DATA_HOME": str(data_dir),
                "PYTHONUNBUFFERED": "1"}
-        self._cmd = [sys.executable, "-m", "voiceguide", "run", routine, *args]
+        command = ("serve",) if routine is None else ("run", routine)
+        self._cmd = [sys.executable, "-m", "voiceguide", *command, *args]
+        self._captions_on = "stderr" if routine is None else "stdout"
         self._env = env
         self.process: subprocess.Popen | None = None
         self._all_read = False  # the guide's stdout has ended: no caption will come any more
@@ -89,7 +92,7 @@ class Rehearsal:
             self.mic_rec.__exit__()
 
     def _read_captions(self) -> None:
-        for line in self.process.stdout:
+        for line in getattr(self.process, self._captions_on):
             with self._lock:
                 self.captions.append((time.monotonic(), line.rstrip("\n")))
                 self._lock.notify_all()

@@ -25,7 +25,7 @@ from .echo import EchoCanceller, PlayedAudio
 from .errors import VoiceguideError
 from .history import ANSWERS_KEPT_DAYS, History
 from .inputs import ClockedInput, EchoingInput, SoundDeviceInput
-from .listener import Listener, build_paths
+from .listener import MENU_ENGINE, Listener, build_paths
 from .outputs import SimulatedOutput, SoundDeviceOutput
 from .player import Player
 from .recognizers import VOSK_MIN_CONFIDENCE
@@ -90,6 +90,8 @@ def _caption_text(record: dict) -> str | None:
         return "guide: (silenced)"
     if kind == "ended":
         return f"session ended: {record['outcome']}"
+    if kind == "menu":
+        return f"menu: {record['state']}"
     return None
 
 
@@ -187,9 +189,11 @@ class Session:
     declined routine may be followed by the gentle one it offered)."""
 
     def __init__(self, parts: SessionParts, vocab: Vocabulary, options: SessionOptions, log: SessionLog,
-                 history: History, cache: SpeechCache | None = None, notices=print, paths: list | None = None):
+                 history: History, cache: SpeechCache | None = None, notices=print, paths: list | None = None,
+                 menu: bool = False):
         """`paths` replaces the recognizers chosen by options.engine (tests script them; what a
-        scripted recognizer hears is taken as said, without the speech gate's check on sound)."""
+        scripted recognizer hears is taken as said, without the speech gate's check on sound).
+        `menu`: the session of `serve`, whose voice menu may have a recognizer of its own."""
         self.parts = parts
         self.vocab = vocab
         self.options = options
@@ -200,9 +204,14 @@ class Session:
         if options.spotting:
             self.vocab = vocab = vocab.tuned(options.spotting, str(settings.settings_path()))
         if paths is None:
-            paths, found = build_paths(vocab, options.engine, options.model, options.vosk_confidence)
+            paths, found = build_paths(vocab, options.engine, options.model, options.vosk_confidence, menu)
             for notice in found:
                 notices(notice)
+        engines = [p.engine for p in paths]
+        self.routine_engines = [e for e in engines if e != MENU_ENGINE]
+        """The recognizers that listen during a routine; the voice menu's own rests then."""
+        self.menu_engines = [MENU_ENGINE] if MENU_ENGINE in engines else engines
+        """The recognizers that listen in the voice menu."""
         self.events: queue.Queue = queue.Queue()
         cancel = options.echo_cancel and parts.played is not None
         self.listener = Listener(
@@ -218,7 +227,7 @@ class Session:
         self.listener.start()
         return self
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         # A listener that cannot keep up even so is reported deaf ("behind"), which pauses.
         self.listener.wait_until(self.parts.mic.released_s(), SYNC_TIMEOUT_S)
 
@@ -231,10 +240,11 @@ class Session:
         bank = SpeechBank(self.cache, self.options.speech, plan.timeline, texts)
         self.controller = Controller(
             plan, self.player, bank, self.events, self.listener, self.parts.clock, self.log, self.options.timing,
-            sync=self._sync if self.parts.simulated else lambda: None,
+            sync=self.sync if self.parts.simulated else lambda: None,
         )
         if self._interrupt is not None:
             self.controller.interrupt(self._interrupt)
+        self.listener.listen_with(self.routine_engines)
         row = None if screen_only else self.history.start(routine.id, now)
         try:
             result = self.controller.run()

@@ -1,0 +1,140 @@
+"""The voice menu of `voiceguide serve`, transition by transition, on a virtual clock, with a
+scripted recognizer (as in test_controller); and `serve --simulate`, heard by real pocketsphinx."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from voiceguide.audio import BLOCK_MS, INPUT_RATE, Pcm, write_wav
+from voiceguide.clock import VirtualClock
+from voiceguide.content import Choice, Command, MenuWord, load_library
+from voiceguide.history import History
+from voiceguide.inputs import ClockedInput
+from voiceguide.menu import CHOICE_WINDOW_S, OFFER_TIMED_OUT, PAIN_ADVICE, STOPPED, Menu, again, menu_help, name_first, ready
+from voiceguide.outputs import SimulatedOutput
+from voiceguide.session import Session, SessionLog, SessionOptions, SessionParts, run_routine
+from voiceguide.speechset import person
+from voiceguide.tts import SpeechCache
+
+from .conftest import ROOT, run_cli
+from .routine_yaml import write
+from .test_controller import FAST, ROUTINE, Says, ScriptedPath, ToneSynth, first, spoken
+
+
+@pytest.fixture
+def menu(tmp_path):
+    """menu(script, until_s) runs the voice menu until `until_s` on the session clock; returns
+    (menu, records)."""
+    shipped = load_library()
+    local = load_library([write(tmp_path, ROUTINE)], base=shipped)
+    routine = next(iter(local.routines.values()))
+    vocab = shipped.vocabularies["en"].with_choices([routine])
+    cache = SpeechCache(ToneSynth, engine_version="tones", folder=tmp_path / "speech")
+
+    def run(script=(), until_s=60.0):
+        clock = VirtualClock()
+        mic = ClockedInput(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), clock)
+        log = SessionLog(clock)
+        session = Session(SessionParts(SimulatedOutput(clock), mic, clock, simulated=True), vocab,
+                          SessionOptions(timing=FAST), log, History(tmp_path / "history.sqlite3"), cache,
+                          paths=[ScriptedPath(list(script), log)])
+        routines = {**shipped.routines, **local.routines}
+        guide = Menu(session, [routine], lambda r: run_routine(session, r, routines), lambda: clock.now() > until_s,
+                     session.sync)
+        session.start()
+        try:
+            assert guide.run() is None
+        finally:
+            session.close()
+        return guide, log.records
+
+    run.vocab = vocab
+    return run
+
+
+OFFER = "Which routine? Say test routine. Say list to hear what each one is."
+
+
+def menu_states(records) -> list[str]:
+    return [r["state"] for r in records if r["type"] == "menu"]
+
+
+def test_the_start_phrase_offers_the_routines_a_name_runs_one_and_the_menu_waits_again(menu):
+    choose = Choice("test-routine")
+    script = [Says(MenuWord.START, after=ready(menu.vocab), delay_s=1.0),
+              Says(choose, after=OFFER, delay_s=1.0, text="test routine")]
+    guide, records = menu(script)
+    assert menu_states(records) == ["waiting", "offering", "guiding", "waiting", "closed"]
+    said = spoken(records)
+    assert said[:3] == [ready(menu.vocab), OFFER, "Test routine"]
+    assert "That's all." in said and said[-1] == again(menu.vocab)
+    assert guide.routines_run == 1
+
+
+def test_pain_in_the_menu_gives_the_advice_and_starts_nothing(menu):
+    script = [Says(MenuWord.START, after=ready(menu.vocab), delay_s=1.0), Says(Command.PAIN, after=OFFER, delay_s=0.5),
+              Says(Choice("test-routine"), after=PAIN_ADVICE, delay_s=10.0, text="test routine")]
+    guide, records = menu(script)
+    heard = first(records, "command", command="pain")
+    silenced = [r for r in records if r["type"] == "silenced" and r["t"] >= heard["heard_at"]][0]
+    assert 0 <= silenced["t"] - heard["heard_at"] <= BLOCK_MS / 1000 + 1e-3
+    assert spoken(records, since=heard["t"]) == [PAIN_ADVICE, name_first(menu.vocab)]
+    assert guide.routines_run == 0 and menu_states(records) == ["waiting", "offering", "waiting", "closed"]
+
+
+def test_a_routine_name_counts_only_after_the_start_phrase(menu):
+    guide, records = menu([Says(Choice("test-routine"), at_s=8.0, text="test routine")])
+    assert guide.routines_run == 0
+    assert spoken(records) == [ready(menu.vocab), name_first(menu.vocab)]
+
+
+def test_with_no_choice_the_offer_lapses_and_stop_help_and_repeat_work_in_the_menu(menu):
+    script = [Says(Command.HELP, at_s=5.0), Says(Command.STOP, after=menu_help(menu.vocab), delay_s=1.0),
+              Says(MenuWord.START, after=STOPPED, delay_s=2.0), Says(Command.REPEAT, after=OFFER, delay_s=2.0)]
+    guide, records = menu(script, until_s=80.0)
+    said = spoken(records)
+    assert said[:4] == [ready(menu.vocab), menu_help(menu.vocab), STOPPED, OFFER]
+    assert said[4] == OFFER  # repeated
+    lapse = first(records, "cue_started", text=f"{OFFER_TIMED_OUT} {again(menu.vocab)}")
+    repeated = [r for r in records if r["type"] == "cue_started" and r.get("text") == OFFER][-1]
+    assert lapse["t"] - repeated["t"] >= CHOICE_WINDOW_S
+    assert guide.routines_run == 0 and menu_states(records)[-2:] == ["waiting", "closed"]
+
+
+def test_serve_simulated_is_driven_by_voice_alone_and_logs_each_event_on_stderr(tmp_path):
+    # Heard by the real recognizers: the menu's grammar, then the routine's spotters.
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    assert run_cli("screen", "upper-back", "--answers", "no", env=env).returncode == 0
+    track, (_, chose_end, stop_end) = person([(2.0, "hello guide"), (12.0, "upper back"), (45.0, "stop")], length_s=50)
+    write_wav(tmp_path / "user.wav", track)
+    events = tmp_path / "events.jsonl"
+    result = run_cli("serve", "--simulate", "--user-audio", str(tmp_path / "user.wav"), "--events", str(events), env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in events.read_text().splitlines()]
+    assert menu_states(records) == ["waiting", "offering", "guiding", "waiting", "closed"]
+    heard = [(r["command"], r["engine"]) for r in records if r["type"] == "command"]
+    assert heard == [("start", "pocketsphinx-menu"), ("choose upper-back", "pocketsphinx-menu"), ("stop", "pocketsphinx-spotter")]
+    chose = first(records, "command", command="choose upper-back")
+    assert chose["heard_at"] - chose_end < 1.0  # the grammar decides once the person stops speaking
+    stop = first(records, "command", command="stop")
+    assert stop["heard_at"] - stop_end < 0.3
+    assert first(records, "ended")["outcome"] == "stopped"
+    # One caption line per event, on stderr for the journal; stdout stays empty.
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("note: ")]
+    shown = [r for r in records if r["type"] != "cue_started" or r["kind"] in ("speech", "tone")]
+    assert len(lines) == len(shown) and result.stdout == ""
+
+
+def test_the_service_unit_passes_systemd_analyze_verify(tmp_path):
+    result = subprocess.run([str(ROOT / "scripts" / "install-service.sh"), "--print"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    unit = tmp_path / "voiceguide.service"
+    unit.write_text(result.stdout)
+    assert f"ExecStart={ROOT}/.venv/bin/voiceguide serve" in result.stdout and "Restart=on-failure" in result.stdout
+    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    # It warns about unknown keys and bad values on stderr and still exits 0: both must be clean.
+    assert verify.returncode == 0 and verify.stderr == "", verify.stderr
