@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pytest
 
@@ -252,3 +253,26 @@ def test_the_voice_menu_on_devices_chooses_by_name_runs_stops_and_waits_again(pu
         r.wait_for("menu: closed", timeout_s=5)
     (row,) = history(tmp_path)
     assert row["routine"] == "upper-back" and row["outcome"] == "stopped"
+
+
+def test_serve_says_aloud_that_it_cannot_hear_and_exits_for_the_service_to_restart(pulse, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from voiceguide.pulse import MonitorRecorder
+
+    env = {**os.environ, "PULSE_SINK": "guide", "XDG_DATA_HOME": str(tmp_path)}
+    with MonitorRecorder() as recorder:
+        result = subprocess.run([sys.executable, "-m", "voiceguide", "serve", "--input-device", "no-such-mic"],
+                                capture_output=True, text=True, env=env, timeout=60)
+        time.sleep(0.3)
+        loud = recorder.sound_times()
+    (line,) = result.stderr.splitlines()
+    assert result.returncode == 1 and line.startswith("voiceguide: no input device 'no-such-mic'; input devices: ")
+    assert len(loud) and loud.max() - loud.min() > 3.0, "the guide did not say that it cannot hear"
+    # With no speaker it cannot say anything: the one line goes to the journal, and the exit code
+    # lets systemd restart it.
+    result = subprocess.run([sys.executable, "-m", "voiceguide", "serve", "--device", "no-such-speaker"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode != 0 and len(result.stderr.splitlines()) == 1 and "no-such-speaker" in result.stderr

@@ -196,7 +196,40 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
     for row in figures["paths"].values():
         row["core_percent"] = statistics.median(row["core_percent"])
     figures["peak_rss_mb"] = engine_rss_mb
+    if language == "en":
+        figures["menu"] = _menu_figures(library, vocab)
     return figures
+
+
+def _menu_figures(library, vocab) -> dict:
+    """The voice menu's grammar on each of its phrases said alone: heard right, heard as another
+    menu word, or not heard; and how often background speech becomes a menu word."""
+    from . import speechset
+    from .hearing import LATE_S
+    from .inputs import PcmInput
+    from .listener import MENU_ENGINE, MENU_MEANINGS, build_paths, listen_to
+
+    routines = [r for _, r in sorted(library.routines.items()) if r.language == vocab.language]
+    menu_vocab = vocab.with_choices(routines)
+    meanings = (*MENU_MEANINGS, *menu_vocab.choices)
+    spoken = speechset.menu_set(menu_vocab, meanings)
+    grammar = [p for p in build_paths(menu_vocab, "pocketsphinx", menu=True)[0] if p.engine == MENU_ENGINE]
+    events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), grammar)
+    rows: dict = {}
+    background = [0, 0]
+    for u in spoken.utterances:
+        during = [e.command.value for e in events if u.start_s <= e.t <= u.end_s + LATE_S]
+        if u.command is None:
+            background[0] += bool(during)
+            background[1] += 1
+            continue
+        row = rows.setdefault(u.text, {"meaning": u.command, "said": 0, "right": 0, "wrong": 0})
+        row["said"] += 1
+        if u.command in during:
+            row["right"] += 1
+        elif during:
+            row["wrong"] += 1
+    return {"phrases": rows, "background_taken": background}
 
 
 def _first_phrases(vocab) -> list[tuple[str, str]]:
@@ -249,6 +282,14 @@ def listen_table(results: list[dict]) -> str:
             cells = [f"{n / total:.0%} ({n}/{total})" for n, total in row["commands_heard_as"].values()]  # stop, pain
             lines.append(f"| {path} | {' | '.join(cells)} | (reported: a pain heard in another command ends the session) |")
         lines.append("")
+        if "menu" in r:
+            lines += ["| voice menu phrase (its grammar, each said alone) | meaning | heard right | heard as another | not heard |",
+                      "| --- | --- | --- | --- | --- |"]
+            for text, row in r["menu"]["phrases"].items():
+                n = row["said"]
+                lines.append(f"| {text} | {row['meaning']} | {row['right']}/{n} | {row['wrong']}/{n} | {n - row['right'] - row['wrong']}/{n} |")
+            taken, total = r["menu"]["background_taken"]
+            lines += ["", f"background sentences taken for a menu word: {taken} of {total} (a routine's name counts only after the start phrase)", ""]
     return "\n".join(lines)
 
 

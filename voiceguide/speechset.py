@@ -160,6 +160,22 @@ def english_sets(library, vocab) -> dict[str, SpeechSet]:
     }
 
 
+BACKGROUND = (  # what a room says that is not meant for the guide
+    "I think it is going well today",
+    "could you tell me the weather",
+    "my back is fine thanks",
+    "what a lovely morning",
+)
+
+
+def menu_set(vocab, meanings) -> SpeechSet:
+    """The voice menu's phrases for `meanings` (its vocabulary has the routines' names, see
+    Vocabulary.with_choices), and background sentences, in every voice, a second apart: the
+    menu's grammar decides when an utterance ends."""
+    items = [(p, c.value) for c in meanings for p in vocab.meanings()[c]] + [(t, None) for t in BACKGROUND]
+    return build(items, VOICES, (170,), (50,), gap_s=1.0)
+
+
 def korean_sets(vocab) -> dict[str, SpeechSet]:
     """Korean stop and pain in every Korean voice, speed and pitch, and Korean narration."""
     return {
