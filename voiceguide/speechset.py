@@ -9,8 +9,10 @@ which is what recall and "time after the end of the word" are measured against.
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import product
 from typing import Iterable
@@ -89,8 +91,11 @@ def build(
     parts: list[np.ndarray] = []
     utterances: list[Utterance] = []
     pos = 0
-    for (text, command), voice, speed, pitch in product(list(items), list(voices), list(speeds), list(pitches)):
-        speech = espeak(text, voice, speed, pitch)
+    combos = list(product(list(items), list(voices), list(speeds), list(pitches)))
+    # espeak-ng runs as a process per utterance: one per core at a time.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        spoken = list(pool.map(lambda c: espeak(c[0][0], *c[1:]), combos))
+    for ((text, command), voice, speed, pitch), speech in zip(combos, spoken):
         parts += [gap, speech]
         first, last = sound_span(speech)
         start = pos + len(gap)
