@@ -17,6 +17,7 @@ from voiceguide.content import Answer, Command, load_library
 from voiceguide.controller import State, Timing
 from voiceguide.history import History
 from voiceguide.inputs import ClockedInput
+from voiceguide.listener import ANSWERS_ENGINE
 from voiceguide.outputs import SimulatedOutput
 from voiceguide.recognizers import Heard
 from voiceguide.session import Session, SessionLog, SessionOptions, SessionParts, run_routine
@@ -125,7 +126,7 @@ def guide(tmp_path, shipped):
     history = History(tmp_path / "history.sqlite3")
 
     def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None,
-            screen_only=False, options=None):
+            screen_only=False, options=None, extra_paths=()):
         local = load_library([write(tmp_path, routine_yaml)], base=shipped)
         assert not local.errors, [str(p) for p in local.errors]
         routine = next(iter(local.routines.values()))
@@ -137,7 +138,7 @@ def guide(tmp_path, shipped):
         path = ScriptedPath(list(script), log, fail_at_s)
         session = Session(
             SessionParts(output, mic, clock, simulated=True), shipped.vocabularies["en"], options or SessionOptions(timing=timing),
-            log, history, cache, paths=[path],
+            log, history, cache, paths=[path, *extra_paths],
         )
         if interrupt_at_s is not None:
             path.accept = _interrupting(path.accept, session, interrupt_at_s)
@@ -317,6 +318,34 @@ def test_screening_all_no_starts_the_routine_and_remembers_the_answers(guide):
     assert result.answers == {"Are you pregnant?": "no", "Is your back sore right now?": "no"}
     (_, records, _) = guide([], SCREENED)  # answered within 30 days: not asked again
     assert INTRO not in spoken(records)
+
+
+class Fed:
+    """A recognition path that hears nothing and notes the audio time of every block it is fed."""
+
+    def __init__(self, engine: str):
+        self.engine = engine
+        self.fed: list[float] = []
+
+    def accept(self, block, t):
+        self.fed.append(t)
+        return []
+
+    def finish(self, t):
+        return []
+
+    def reset(self):
+        pass
+
+
+def test_the_answers_recognizer_rests_once_the_routine_starts(guide):
+    answers = Fed(ANSWERS_ENGINE)
+    script = [Says(Answer.NO, after="Are you pregnant?", delay_s=1.5), Says(Answer.NO, after="Is your back sore right now?", delay_s=1.5)]
+    (result,), records, _ = guide(script, SCREENED, extra_paths=[answers])
+    assert result.outcome == "completed"
+    routine_starts = first(records, "cue_started", text="Test routine")["t"]
+    assert answers.fed and answers.fed[0] < 1.0, "the answers recognizer did not hear the screening"
+    assert max(answers.fed) <= routine_starts + BLOCK_MS / 1000 + 1e-6 < records[-1]["t"] - 10
 
 
 def test_a_yes_declines_says_why_and_offers_the_warm_up(guide):

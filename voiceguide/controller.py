@@ -267,9 +267,13 @@ class Controller(Conversation):
         log,
         timing: Timing = Timing(),
         sync: Callable[[], None] = lambda: None,
+        answered: Callable[[], None] = lambda: None,
     ):
+        """`answered` is called once, when the routine itself starts: no yes/no answer is asked
+        for after that, so the session can rest the recognizer that listens for them."""
         super().__init__(player, bank, events, listener, clock, log, sync)
         self.plan = plan
+        self._answered = answered
         self.timing = timing
         self.state = State.SCREENING if plan.questions else State.SPEAKING
         self.states: list[tuple[float, State]] = []
@@ -375,6 +379,9 @@ class Controller(Conversation):
         return self._end(State.FINISHED, "declined")
 
     def _guiding(self) -> State:
+        if self._answered is not None:
+            self._answered()
+            self._answered = None
         accepts = tuple(c for c in Command if c is not Command.RESUME) + (Deaf,)
         halt = self._play(self.bank.timeline, accepts, self._cue, self._offset, main=True)
         if self._pending is None:

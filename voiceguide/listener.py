@@ -80,6 +80,8 @@ class Dedup:
             return True
 
 
+ANSWERS_ENGINE = "pocketsphinx-answers"
+"""The English spotter for the screening answers; it rests once a routine has started."""
 MENU_ENGINE = "pocketsphinx-menu"
 MENU_MEANINGS = (*MenuWord, Command.STOP, Command.PAIN, Command.HELP, Command.REPEAT)
 """What the voice menu listens for, beside the routines' names."""
@@ -123,7 +125,7 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
         # often, and would cut off commands.
         others = tuple(c for c in vocab.phrases if c not in SAFETY_COMMANDS)
         paths.append(PocketsphinxSpotter(key_phrases(vocab, others), engine="pocketsphinx"))
-        paths.append(PocketsphinxSpotter(key_phrases(vocab, tuple(vocab.answers)), engine="pocketsphinx-answers"))
+        paths.append(PocketsphinxSpotter(key_phrases(vocab, tuple(vocab.answers)), engine=ANSWERS_ENGINE))
         if menu:
             paths.append(PocketsphinxGrammar(vocab, (*MENU_MEANINGS, *vocab.choices), engine=MENU_ENGINE))
         if engine == "auto":

@@ -25,7 +25,7 @@ from .echo import EchoCanceller, PlayedAudio
 from .errors import VoiceguideError
 from .history import ANSWERS_KEPT_DAYS, History
 from .inputs import ClockedInput, EchoingInput, SoundDeviceInput
-from .listener import MENU_ENGINE, Listener, build_paths
+from .listener import ANSWERS_ENGINE, MENU_ENGINE, Listener, build_paths
 from .outputs import SimulatedOutput, SoundDeviceOutput
 from .player import Player
 from .recognizers import VOSK_MIN_CONFIDENCE
@@ -238,9 +238,11 @@ class Session:
                          self.options.screening_days, self.options.max_per_day)
         texts = prompts.fixed_texts(routine, self.vocab, self._planned_s(plan), self.options.timing.resume_window_s, plan.offer)
         bank = SpeechBank(self.cache, self.options.speech, plan.timeline, texts)
+        without_answers = [e for e in self.routine_engines if e != ANSWERS_ENGINE]
         self.controller = Controller(
             plan, self.player, bank, self.events, self.listener, self.parts.clock, self.log, self.options.timing,
             sync=self.sync if self.parts.simulated else lambda: None,
+            answered=lambda: self.listener.listen_with(without_answers),
         )
         if self._interrupt is not None:
             self.controller.interrupt(self._interrupt)
