@@ -86,6 +86,16 @@ def test_pain_in_the_menu_gives_the_advice_and_starts_nothing(menu):
     assert guide.routines_run == 0 and menu_states(records) == ["waiting", "offering", "waiting", "closed"]
 
 
+def test_after_a_pain_in_the_routine_the_menu_waits_without_a_word(menu):
+    script = [Says(MenuWord.START, after=ready(menu.vocab), delay_s=1.0),
+              Says(Choice("test-routine"), after=OFFER, delay_s=1.0, text="test routine"),
+              Says(Command.PAIN, after="Hold for 6 seconds.", delay_s=2.0)]
+    guide, records = menu(script)
+    assert spoken(records)[-1] == "Let's end here and rest."  # the routine's safety message, then nothing
+    assert first(records, "ended")["outcome"] == "pain"
+    assert menu_states(records) == ["waiting", "offering", "guiding", "waiting", "closed"]
+
+
 def test_a_routine_name_counts_only_after_the_start_phrase(menu):
     guide, records = menu([Says(Choice("test-routine"), at_s=8.0, text="test routine")])
     assert guide.routines_run == 0

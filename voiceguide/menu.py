@@ -7,6 +7,7 @@ when the person stops speaking), during a routine with the routine's. Transition
 act in every state):
 
     waiting --start phrase--> offering --a routine's name--> guiding --the routine ends--> waiting
+                                                                  (silently after a pain)
     waiting | offering --list | help | repeat--> the same state (the routines, the commands, the
                                                   last prompt)
     waiting --a routine's name--> the name is not taken: "say hello guide first" (background
@@ -208,5 +209,7 @@ class Menu(Conversation):
             self._signal = results[-1].signal
             raise _Interrupted
         self._enter(MenuState.WAITING)
+        if results and results[-1].outcome == "pain":
+            return MenuState.WAITING  # the safety message is the last word: no invitation to go on
         heard = self._say(again(self.vocab), self._accepts_in(MenuState.WAITING))
         return self._react(heard, MenuState.WAITING) if heard is not None else MenuState.WAITING
