@@ -275,10 +275,10 @@ def listen_table(results: list[dict]) -> str:
                 f"| {stop.get('p50', float('nan')):.0f} / {stop.get('p95', float('nan')):.0f} ms | {pain.get('p50', float('nan')):.0f} / {pain.get('p95', float('nan')):.0f} ms (target p95 <= 100 ms) "
                 f"| {row['core_percent']:.1f}% (target <= 10%) |"
             )
-        lines += ["", "| path | other commands heard as stop | heard as pain | target |", "| --- | --- | --- | --- |"]
-        for path, row in r["paths"].items():
-            if "commands_heard_as" not in row:
-                continue
+        heard_as = {path: row for path, row in r["paths"].items() if "commands_heard_as" in row}
+        if heard_as:
+            lines += ["", "| path | other commands heard as stop | heard as pain | target |", "| --- | --- | --- | --- |"]
+        for path, row in heard_as.items():
             cells = [f"{n / total:.0%} ({n}/{total})" for n, total in row["commands_heard_as"].values()]  # stop, pain
             lines.append(f"| {path} | {' | '.join(cells)} | (reported: a pain heard in another command ends the session) |")
         lines.append("")
