@@ -14,7 +14,6 @@ Heavy imports (pocketsphinx, vosk) happen inside the constructors.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import tempfile
@@ -59,17 +58,16 @@ def key_phrases(vocab: Vocabulary, commands: tuple | None = None) -> list[KeyPhr
     A phrase is spotted with its dictionary pronunciation and with each extra pronunciation the
     vocabulary gives; each has its own threshold.
     """
-    lookup = _dictionary()
+    wanted = {c: p for c, p in vocab.meanings().items() if commands is None or c in commands}
+    lookup = _pronunciations({w for phrases in wanted.values() for phrase in phrases for w in phrase.split()})
     found = []
-    for command, phrases in vocab.meanings().items():
-        if commands is not None and command not in commands:
-            continue
+    for command, phrases in wanted.items():
         for phrase in phrases:
             tuning = vocab.spotting.get(phrase)
             threshold = tuning.threshold_exp if tuning else DEFAULT_THRESHOLD_EXP
             pron = []
             for word in phrase.split():
-                phones = lookup.lookup_word(word)
+                phones = lookup.get(word)
                 if phones is None:
                     raise VoiceguideError(
                         f"{vocab.source}: '{word}' in '{phrase}' is not in the pocketsphinx dictionary; "
@@ -81,31 +79,55 @@ def key_phrases(vocab: Vocabulary, commands: tuple | None = None) -> list[KeyPhr
     return found
 
 
-@functools.cache
-def _dictionary():
-    """A pocketsphinx decoder used only to look words up; loading one costs a tenth of a second."""
+_PRONUNCIATIONS: dict[str, str] = {}
+"""Words already looked up in pocketsphinx's dictionary, with their first pronunciation."""
+
+
+def _pronunciations(words: set[str]) -> dict[str, str]:
+    """Each word's first pronunciation in pocketsphinx's English dictionary; words it does not
+    have are left out. Read from the file: a decoder holding the whole dictionary would cost
+    about 21 MB for as long as it lives."""
+    from pocketsphinx import Config
+
+    missing = set(words) - _PRONUNCIATIONS.keys()
+    if missing:
+        with open(Config()["dict"], encoding="utf-8") as f:
+            for line in f:
+                word, _, phones = line.partition(" ")
+                if word in missing:
+                    _PRONUNCIATIONS[word] = phones.strip()
+                    missing.discard(word)
+                    if not missing:
+                        break
+    return {w: _PRONUNCIATIONS[w] for w in words if w in _PRONUNCIATIONS}
+
+
+def _decoder(words: dict[str, str], **config):
+    """A pocketsphinx decoder that knows only `words` (word -> ARPAbet phones). With the whole
+    dictionary a decoder is about 27 MB; with a few words, about 6."""
     from pocketsphinx import Decoder
 
-    return Decoder(lm=None, loglevel="FATAL")
+    fd, name = tempfile.mkstemp(suffix=".dict")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.writelines(f"{word} {phones}\n" for word, phones in words.items())
+        return Decoder(lm=None, dict=name, loglevel="FATAL", **config)
+    finally:
+        os.unlink(name)
 
 
 class PocketsphinxSpotter:
     """pocketsphinx keyword spotting over a stream, one threshold per phrase."""
 
     def __init__(self, phrases: list[KeyPhrase], engine: str = "pocketsphinx-kws"):
-        from pocketsphinx import Decoder
-
         if not phrases:
             raise UsageError("nothing to listen for: the vocabulary has no phrases for this spotter")
         self.engine = engine
         self._phrases = phrases
-        self._decoder = Decoder(lm=None, kws_delay=KWS_DELAY_FRAMES, loglevel="FATAL")
         # Each phrase (and pronunciation) becomes one pseudo-word, so the hypothesis names the
         # exact entry that fired and each entry keeps its own threshold.
-        lines = []
-        for i, p in enumerate(phrases):
-            self._decoder.add_word(f"kw{i}", p.phones, True)
-            lines.append(f"kw{i} /1e{p.threshold_exp}/\n")
+        self._decoder = _decoder({f"kw{i}": p.phones for i, p in enumerate(phrases)}, kws_delay=KWS_DELAY_FRAMES)
+        lines = [f"kw{i} /1e{p.threshold_exp}/\n" for i, p in enumerate(phrases)]
         fd, name = tempfile.mkstemp(suffix=".kws")
         try:
             with os.fdopen(fd, "w") as f:
@@ -237,17 +259,15 @@ class PocketsphinxGrammar:
     """
 
     def __init__(self, vocab: Vocabulary, meanings: tuple, engine: str = "pocketsphinx-grammar"):
-        from pocketsphinx import Decoder, Endpointer
+        from pocketsphinx import Endpointer
 
         phrases = key_phrases(vocab, meanings)
         if not phrases:
             raise UsageError("nothing to listen for: the vocabulary has no phrases for this grammar")
         self.engine = engine
-        self._decoder = Decoder(lm=None, loglevel="FATAL")
         # One pseudo-word per phrase (and pronunciation), so the hypothesis names the entry.
         self._entries = {f"phrase{i}": p for i, p in enumerate(phrases)}
-        for i, (word, p) in enumerate(self._entries.items()):
-            self._decoder.add_word(word, p.phones, i == len(phrases) - 1)
+        self._decoder = _decoder({word: p.phones for word, p in self._entries.items()})
         words = " | ".join(self._entries)
         self._decoder.add_jsgf_string("said", f"#JSGF V1.0;\ngrammar said;\npublic <said> = ({words})+;\n")
         self._decoder.activate_search("said")
