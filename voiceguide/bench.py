@@ -207,14 +207,15 @@ def _menu_figures(library, vocab) -> dict:
     from . import speechset
     from .hearing import LATE_S
     from .inputs import PcmInput
-    from .listener import MENU_ENGINE, MENU_MEANINGS, build_paths, listen_to
+    from .listener import MENU_ENGINE, MENU_MEANINGS, listen_to
+    from .recognizers import PocketsphinxGrammar
 
     routines = [r for _, r in sorted(library.routines.items()) if r.language == vocab.language]
     menu_vocab = vocab.with_choices(routines)
     meanings = (*MENU_MEANINGS, *menu_vocab.choices)
     spoken = speechset.menu_set(menu_vocab, meanings)
-    grammar = [p for p in build_paths(menu_vocab, "pocketsphinx", menu=True)[0] if p.engine == MENU_ENGINE]
-    events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), grammar)
+    grammar = PocketsphinxGrammar(menu_vocab, meanings, engine=MENU_ENGINE)
+    events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), [grammar])
     rows: dict = {}
     background = [0, 0]
     for u in spoken.utterances:

@@ -114,7 +114,7 @@ class Result:
 class Conversation:
     """Speaking and listening at once: prompts and waits played block by block, with the
     listener's news taken before every block; each prompt or wait says which commands may
-    interrupt it. The routine's Controller is one; the voice menu of issue 7 is to be another."""
+    interrupt it. The routine's Controller and the voice menu (menu.Menu) are both conversations."""
 
     def __init__(self, player: Player, bank: SpeechBank, events: queue.Queue, listener, clock, log,
                  sync: Callable[[], None] = lambda: None):

@@ -28,6 +28,7 @@ from . import prompts as _prompts
 from .content import Choice, Command, MenuWord, Routine, Vocabulary
 from .controller import Conversation, Deaf, HearingBack, _Interrupted
 from .listener import CommandEvent
+from .recognizers import SAFETY_COMMANDS as _SAFETY
 from .rendering import SpeechBank
 from .timeline import Timeline
 
@@ -35,7 +36,6 @@ CHOICE_WINDOW_S = 20.0
 """After the routines are offered: how long the menu waits for a name before it waits again."""
 WAIT_SLICE_S = 5.0
 """Waiting is played as silence in slices this long, so `until` is checked between them."""
-_SAFETY = (Command.STOP, Command.PAIN)
 
 PAIN_ADVICE = (
     "Let's leave it there. Ease into a comfortable position and rest. If the pain stays, or it was "

@@ -14,6 +14,7 @@ Heavy imports (pocketsphinx, vosk) happen inside the constructors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -102,18 +103,25 @@ def _pronunciations(words: set[str]) -> dict[str, str]:
     return {w: _PRONUNCIATIONS[w] for w in words if w in _PRONUNCIATIONS}
 
 
+@contextlib.contextmanager
+def _written(lines, suffix: str):
+    """A temporary file holding `lines`, for pocketsphinx calls that read their input from a path."""
+    fd, name = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.writelines(lines)
+        yield name
+    finally:
+        os.unlink(name)
+
+
 def _decoder(words: dict[str, str], **config):
     """A pocketsphinx decoder that knows only `words` (word -> ARPAbet phones). With the whole
     dictionary a decoder is about 27 MB; with a few words, about 6."""
     from pocketsphinx import Decoder
 
-    fd, name = tempfile.mkstemp(suffix=".dict")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.writelines(f"{word} {phones}\n" for word, phones in words.items())
+    with _written((f"{word} {phones}\n" for word, phones in words.items()), ".dict") as name:
         return Decoder(lm=None, dict=name, loglevel="FATAL", **config)
-    finally:
-        os.unlink(name)
 
 
 class PocketsphinxSpotter:
@@ -127,14 +135,8 @@ class PocketsphinxSpotter:
         # Each phrase (and pronunciation) becomes one pseudo-word, so the hypothesis names the
         # exact entry that fired and each entry keeps its own threshold.
         self._decoder = _decoder({f"kw{i}": p.phones for i, p in enumerate(phrases)}, kws_delay=KWS_DELAY_FRAMES)
-        lines = [f"kw{i} /1e{p.threshold_exp}/\n" for i, p in enumerate(phrases)]
-        fd, name = tempfile.mkstemp(suffix=".kws")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.writelines(lines)
+        with _written((f"kw{i} /1e{p.threshold_exp}/\n" for i, p in enumerate(phrases)), ".kws") as name:
             self._decoder.add_kws("spot", name)
-        finally:
-            os.unlink(name)
         self._decoder.activate_search("spot")
         self._decoder.start_utt()
 
@@ -271,15 +273,18 @@ class PocketsphinxGrammar:
         words = " | ".join(self._entries)
         self._decoder.add_jsgf_string("said", f"#JSGF V1.0;\ngrammar said;\npublic <said> = ({words})+;\n")
         self._decoder.activate_search("said")
-        self._new_endpointer = lambda: Endpointer(sample_rate=INPUT_RATE)
-        self.reset()
+        self._endpointer = Endpointer(sample_rate=INPUT_RATE)
+        self._frame = self._endpointer.frame_bytes // 2
+        self._pending = np.zeros(0, np.int16)
+        self._talking = False
 
     def reset(self) -> None:
         """Forget any utterance half heard: for when the path has not been fed for a while."""
-        if getattr(self, "_talking", False):
+        from pocketsphinx import Endpointer
+
+        if self._talking:
             self._decoder.end_utt()
-        self._endpointer = self._new_endpointer()
-        self._frame = self._endpointer.frame_bytes // 2
+        self._endpointer = Endpointer(sample_rate=INPUT_RATE)
         self._pending = np.zeros(0, np.int16)
         self._talking = False
 
