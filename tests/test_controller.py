@@ -71,9 +71,8 @@ class Says:
 
 
 class ScriptedPath:
-    engine = "scripted"
-
-    def __init__(self, script: list[Says], log: SessionLog, fail_at_s: float | None = None):
+    def __init__(self, script: list[Says], log: SessionLog, fail_at_s: float | None = None, engine: str = "scripted"):
+        self.engine = engine
         self._script = list(script)
         self._log = log
         self._fail_at = fail_at_s

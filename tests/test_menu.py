@@ -4,6 +4,7 @@ scripted recognizer (as in test_controller); and `serve --simulate`, heard by re
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -14,7 +15,11 @@ from voiceguide.clock import VirtualClock
 from voiceguide.content import Choice, Command, MenuWord, load_library
 from voiceguide.history import History
 from voiceguide.inputs import ClockedInput
-from voiceguide.menu import CHOICE_WINDOW_S, OFFER_TIMED_OUT, PAIN_ADVICE, STOPPED, Menu, again, menu_help, name_first, ready
+from voiceguide.listener import MENU_ENGINE, SPOTTER_ENGINE
+from voiceguide.menu import (
+    CHOICE_WINDOW_S, OFFER_TIMED_OUT, PAIN_ADVICE, STOPPED, VERDICT_S, Menu, again, decide, listing, menu_help, name_first,
+    ready,
+)
 from voiceguide.outputs import SimulatedOutput
 from voiceguide.session import Session, SessionLog, SessionOptions, SessionParts, run_routine
 from voiceguide.speechset import person
@@ -23,6 +28,12 @@ from voiceguide.tts import SpeechCache
 from .conftest import ROOT, run_cli
 from .routine_yaml import write
 from .test_controller import FAST, ROUTINE, Says, ScriptedPath, ToneSynth, first, spoken
+
+
+def paths(script, alarms, log) -> list:
+    if alarms is None:
+        return [ScriptedPath(list(script), log)]
+    return [ScriptedPath(list(alarms), log, engine=SPOTTER_ENGINE), ScriptedPath(list(script), log, engine=MENU_ENGINE)]
 
 
 @pytest.fixture
@@ -35,13 +46,14 @@ def menu(tmp_path):
     vocab = shipped.vocabularies["en"].with_choices([routine])
     cache = SpeechCache(ToneSynth, engine_version="tones", folder=tmp_path / "speech")
 
-    def run(script=(), until_s=60.0):
+    def run(script=(), until_s=60.0, alarms=None):
+        """`alarms`: what the safety spotter hears; `script` is then the menu grammar's."""
         clock = VirtualClock()
         mic = ClockedInput(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), clock)
         log = SessionLog(clock)
         session = Session(SessionParts(SimulatedOutput(clock), mic, clock, simulated=True), vocab,
                           SessionOptions(timing=FAST), log, History(tmp_path / "history.sqlite3"), cache,
-                          paths=[ScriptedPath(list(script), log)])
+                          paths=paths(script, alarms, log))
         routines = {**shipped.routines, **local.routines}
         guide = Menu(session, [routine], lambda r: run_routine(session, r, routines), lambda: clock.now() > until_s,
                      session.sync)
@@ -115,27 +127,79 @@ def test_with_no_choice_the_offer_lapses_and_stop_help_and_repeat_work_in_the_me
     assert guide.routines_run == 0 and menu_states(records)[-2:] == ["waiting", "closed"]
 
 
+def silenced_after(records, heard_at: float) -> float:
+    return next(r["t"] for r in records if r["type"] == "silenced" and r["t"] >= heard_at) - heard_at
+
+
+def test_a_spotters_alarm_silences_a_prompt_at_once_and_the_grammar_says_what_was_meant(menu):
+    # The spotter hears "pain" in "list" mid-word; the grammar hears "list" once the person stops.
+    alarm = Says(Command.PAIN, after=ready(menu.vocab), delay_s=1.0, text="pain")
+    verdict = Says(MenuWord.LIST, after=ready(menu.vocab), delay_s=1.6, text="list")
+    guide, records = menu([verdict], alarms=[alarm], until_s=40.0)
+    heard = first(records, "alarm", command="pain")
+    assert 0 <= silenced_after(records, heard["heard_at"]) <= BLOCK_MS / 1000 + 1e-3
+    said = spoken(records, since=heard["t"])
+    assert said[0] == listing(menu.vocab, guide.routines) and PAIN_ADVICE not in said
+
+
+def test_an_alarm_that_silenced_the_guide_is_acted_on_when_the_grammar_makes_nothing_of_it(menu):
+    script = [Says(MenuWord.START, after=ready(menu.vocab), delay_s=1.0)]
+    alarm = Says(Command.PAIN, after=OFFER, delay_s=1.0, text="ouch")
+    guide, records = menu(script, alarms=[alarm], until_s=40.0)
+    heard = first(records, "alarm", command="pain")
+    assert 0 <= silenced_after(records, heard["heard_at"]) <= BLOCK_MS / 1000 + 1e-3
+    advice = first(records, "cue_started", text=PAIN_ADVICE)
+    assert advice["t"] - heard["heard_at"] <= VERDICT_S + 0.5  # the verdict's wait, then a chime
+    assert guide.routines_run == 0 and menu_states(records) == ["waiting", "offering", "waiting", "closed"]
+
+
+def test_in_silence_an_alarm_waits_for_the_grammar_whose_verdict_is_not_merged_with_it(menu):
+    # The room's talk, heard as "pain" by the spotter alone, says nothing; a pain the grammar hears
+    # too (0.6 s later, within the listener's 1 s merging of one command) gives the advice.
+    alarms = [Says(Command.PAIN, at_s=10.0, text="pain"), Says(Command.PAIN, at_s=20.0, text="pain")]
+    guide, records = menu([Says(Command.PAIN, at_s=20.6, text="pain")], alarms=alarms, until_s=40.0)
+    assert spoken(records) == [ready(menu.vocab), PAIN_ADVICE]
+    assert first(records, "cue_started", text=PAIN_ADVICE)["t"] > 20.6
+
+
+@pytest.mark.parametrize("alarms, verdict, interrupted, meant", [
+    ([Command.PAIN], MenuWord.LIST, True, MenuWord.LIST),      # a menu word the grammar heard is taken
+    ([Command.PAIN], Command.STOP, False, Command.PAIN),       # stop or pain: the gravest heard
+    ([Command.STOP], None, True, Command.STOP),                # silenced the guide, no verdict: acted on
+    ([Command.PAIN, Command.STOP], None, False, None),         # in silence, no verdict: the room's talk
+    ([], Command.STOP, False, Command.STOP),
+])
+def test_what_an_utterance_in_the_menu_meant(alarms, verdict, interrupted, meant):
+    assert decide(alarms, verdict, interrupted) == meant
+
+
 def test_serve_simulated_is_driven_by_voice_alone_and_logs_each_event_on_stderr(tmp_path):
-    # Heard by the real recognizers: the menu's grammar, then the routine's spotters.
+    # Heard by the real recognizers: in the menu the safety spotter and the menu's grammar, then
+    # the routine's spotters. "it hurts" is said while the guide says it is ready.
     env = {"XDG_DATA_HOME": str(tmp_path / "data")}
     assert run_cli("screen", "upper-back", "--answers", "no", env=env).returncode == 0
-    track, (_, chose_end, stop_end) = person([(2.0, "hello guide"), (12.0, "upper back"), (45.0, "stop")], length_s=50)
+    said = [(1.5, "it hurts"), (16.0, "hello guide"), (26.0, "upper back"), (59.0, "stop")]
+    track, (hurts_end, _, chose_end, stop_end) = person(said, length_s=64)
     write_wav(tmp_path / "user.wav", track)
     events = tmp_path / "events.jsonl"
     result = run_cli("serve", "--simulate", "--user-audio", str(tmp_path / "user.wav"), "--events", str(events), env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in events.read_text().splitlines()]
+    alarm = first(records, "alarm", command="pain")
+    assert alarm["engine"] == SPOTTER_ENGINE and alarm["heard_at"] - hurts_end < 0.3  # decided as the word ends
+    assert 0 <= silenced_after(records, alarm["heard_at"]) <= BLOCK_MS / 1000 + 1e-3
+    assert spoken(records)[:2] == [ready(load_library().vocabularies["en"]), PAIN_ADVICE]
     assert menu_states(records) == ["waiting", "offering", "guiding", "waiting", "closed"]
     heard = [(r["command"], r["engine"]) for r in records if r["type"] == "command"]
-    assert heard == [("start", "pocketsphinx-menu"), ("choose upper-back", "pocketsphinx-menu"), ("stop", "pocketsphinx-spotter")]
+    assert heard[-3:] == [("start", MENU_ENGINE), ("choose upper-back", MENU_ENGINE), ("stop", SPOTTER_ENGINE)]
     chose = first(records, "command", command="choose upper-back")
     assert chose["heard_at"] - chose_end < 1.0  # the grammar decides once the person stops speaking
     stop = first(records, "command", command="stop")
     assert stop["heard_at"] - stop_end < 0.3
     assert first(records, "ended")["outcome"] == "stopped"
     # One caption line per event, on stderr for the journal; stdout stays empty.
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("note: ")]
-    shown = [r for r in records if r["type"] != "cue_started" or r["kind"] in ("speech", "tone")]
+    lines = [line for line in result.stderr.splitlines() if not re.match(r"(\s*[\d.]+s  )?note: ", line)]
+    shown = [r for r in records if r["type"] not in ("cue_started", "alarm") or r.get("kind") in ("speech", "tone")]
     assert len(lines) == len(shown) and result.stdout == ""
 
 

@@ -202,35 +202,45 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
 
 
 def _menu_figures(library, vocab) -> dict:
-    """The voice menu's grammar on each of its phrases said alone: heard right, heard as another
-    menu word, or not heard; and how often background speech becomes a menu word."""
+    """What the voice menu makes of each of its phrases said alone (menu.decide, from the safety
+    spotter's alarms and the grammar's verdict), said while the guide speaks and said in silence:
+    right, another meaning, or nothing; and what background speech becomes."""
     from . import speechset
     from .hearing import LATE_S
     from .inputs import PcmInput
-    from .listener import MENU_ENGINE, MENU_MEANINGS, listen_to
-    from .recognizers import PocketsphinxGrammar
+    from .listener import MENU_ENGINE, MENU_MEANINGS, SPOTTER_ENGINE, listen_to
+    from .menu import decide
+    from .recognizers import SAFETY_COMMANDS, PocketsphinxGrammar, PocketsphinxSpotter, key_phrases
 
     routines = [r for _, r in sorted(library.routines.items()) if r.language == vocab.language]
     menu_vocab = vocab.with_choices(routines)
     meanings = (*MENU_MEANINGS, *menu_vocab.choices)
     spoken = speechset.menu_set(menu_vocab, meanings)
-    grammar = PocketsphinxGrammar(menu_vocab, meanings, engine=MENU_ENGINE)
-    events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), [grammar])
+    pcm = Pcm(spoken.samples, INPUT_RATE)
+    # Each path alone: together, which of them is recorded first depends on thread timing.
+    verdicts = listen_to(PcmInput(pcm), [PocketsphinxGrammar(menu_vocab, meanings, engine=MENU_ENGINE)])
+    alarms = listen_to(PcmInput(pcm), [PocketsphinxSpotter(key_phrases(menu_vocab, SAFETY_COMMANDS), engine=SPOTTER_ENGINE)])
     rows: dict = {}
-    background = [0, 0]
+    background = {"speaking": {}, "silence": {}}
     for u in spoken.utterances:
-        during = [e.command.value for e in events if u.start_s <= e.t <= u.end_s + LATE_S]
+        def during(events):
+            return [e.command for e in events if u.start_s <= e.t <= u.end_s + LATE_S]
+        heard, said = during(alarms), during(verdicts)
+        verdict = said[-1] if said else None
+        meant = {"speaking": decide(heard, verdict, interrupted=bool(heard)), "silence": decide(heard, verdict, interrupted=False)}
         if u.command is None:
-            background[0] += bool(during)
-            background[1] += 1
+            for where, what in meant.items():
+                key = what.value if what is not None else "nothing"
+                background[where][key] = background[where].get(key, 0) + 1
             continue
-        row = rows.setdefault(u.text, {"meaning": u.command, "said": 0, "right": 0, "wrong": 0})
+        row = rows.setdefault(u.text, {"meaning": u.command, "said": 0, "alarms": 0,
+                                       **{f"{k}_{where}": 0 for k in ("right", "wrong") for where in meant}})
         row["said"] += 1
-        if u.command in during:
-            row["right"] += 1
-        elif during:
-            row["wrong"] += 1
-    return {"phrases": rows, "background_taken": background}
+        row["alarms"] += bool(heard)
+        for where, what in meant.items():
+            if what is not None:
+                row[f"{'right' if what.value == u.command else 'wrong'}_{where}"] += 1
+    return {"phrases": rows, "background": background}
 
 
 def _first_phrases(vocab) -> list[tuple[str, str]]:
@@ -284,13 +294,16 @@ def listen_table(results: list[dict]) -> str:
             lines.append(f"| {path} | {' | '.join(cells)} | (reported: a pain heard in another command ends the session) |")
         lines.append("")
         if "menu" in r:
-            lines += ["| voice menu phrase (its grammar, each said alone) | meaning | heard right | heard as another | not heard |",
-                      "| --- | --- | --- | --- | --- |"]
+            lines += ["| voice menu phrase (each said alone) | meaning | taken right while the guide speaks | in silence | taken as another meaning (speaking / silence) | spotter alarms in it |",
+                      "| --- | --- | --- | --- | --- | --- |"]
             for text, row in r["menu"]["phrases"].items():
                 n = row["said"]
-                lines.append(f"| {text} | {row['meaning']} | {row['right']}/{n} | {row['wrong']}/{n} | {n - row['right'] - row['wrong']}/{n} |")
-            taken, total = r["menu"]["background_taken"]
-            lines += ["", f"background sentences taken for a menu word: {taken} of {total} (a routine's name counts only after the start phrase)", ""]
+                lines.append(f"| {text} | {row['meaning']} | {row['right_speaking']}/{n} | {row['right_silence']}/{n} | "
+                             f"{row['wrong_speaking']}/{n} / {row['wrong_silence']}/{n} | {row['alarms']}/{n} |")
+            for where, taken in r["menu"]["background"].items():
+                shown = ", ".join(f"{what} {n}" for what, n in sorted(taken.items(), key=lambda kv: -kv[1]))
+                lines.append(f"\nbackground sentences said while the guide {'speaks' if where == 'speaking' else 'is silent'}, taken as: {shown}")
+            lines.append("")
     return "\n".join(lines)
 
 

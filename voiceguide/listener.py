@@ -6,7 +6,8 @@ spotter. Every event carries the audio time of its detection: seconds of audio r
 listener started, which is the session clock.
 
 The same command heard by two paths, or twice in a row by one, within DEDUP_S of audio is one
-event. Before the paths, the reader cancels the guide's own voice from each block (given what the
+event; except that the voice menu's grammar, which judges whole utterances, is never merged with
+the spotters: its verdict on an utterance in which the spotter heard "pain" is what the menu needs. Before the paths, the reader cancels the guide's own voice from each block (given what the
 guide played) and shows the block to a SpeechGate, which then vets every detection: a keyword heard
 in the room's noise or in the guide's voice is dropped.
 """
@@ -69,20 +70,25 @@ class Dedup:
         self._times: dict = {}  # command -> every admitted detection time
         self._lock = threading.Lock()
 
-    def admit(self, heard: Heard) -> bool:
+    def admit(self, heard: Heard, kind: str = "") -> bool:
+        """`kind`: detections of different kinds are never the same request."""
         # Paths run at their own pace, so an earlier detection can arrive after a later one: keep
         # every admitted time, not just the last.
         with self._lock:
-            times = self._times.setdefault(heard.command, [])
+            times = self._times.setdefault((kind, heard.command), [])
             if any(abs(heard.t - t) < self._window for t in times):
                 return False
             times.append(heard.t)
             return True
 
 
+SPOTTER_ENGINE = "pocketsphinx-spotter"
+"""The English safety spotter for stop and pain: it listens everywhere, the voice menu too."""
 ANSWERS_ENGINE = "pocketsphinx-answers"
 """The English spotter for the screening answers; it rests once a routine has started."""
 MENU_ENGINE = "pocketsphinx-menu"
+"""The voice menu's closed grammar. It decides once an utterance has ended, on all of it, so a stop
+before its verdict does not make the verdict a tail, and a spotter's detection does not merge with it."""
 MENU_MEANINGS = (*MenuWord, Command.STOP, Command.PAIN, Command.HELP, Command.REPEAT)
 """What the voice menu listens for, beside the routines' names."""
 
@@ -109,7 +115,7 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
     paths: list = []
     english = vocab.language == "en"
     if english and engine != "vosk":
-        paths.append(PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), engine="pocketsphinx-spotter"))
+        paths.append(PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), engine=SPOTTER_ENGINE))
     model_path = model or (installed_model_for(vocab.language) if engine != "pocketsphinx" else None)
     if engine == "vosk" and model_path is None:
         raise UsageError(
@@ -186,7 +192,7 @@ class Listener:
     def listen_with(self, engines) -> None:
         """Feed only the paths of these engines from the next block on; the others rest (and cost
         nothing) until they are named again, and start afresh then. The voice menu listens with
-        its grammar alone, a routine with the spotters."""
+        the safety spotter and its grammar, a routine with the spotters."""
         engines = frozenset(engines)
         unknown = engines - set(self._engines)
         if unknown:
@@ -289,19 +295,25 @@ class Listener:
         return (block if self._as_recorded else cancelled), played
 
     def _emit(self, path, heard: list[Heard]) -> None:
+        whole = path.engine == MENU_ENGINE
         for h in heard:
             if self._vet and not self.gate.admits(h.t, safety=h.command in SAFETY_COMMANDS):
                 self.gated += 1
                 continue
-            if h.command is Command.STOP:
-                with self._progress:
-                    self._stops.setdefault(path.engine, []).append(h.t)
-            elif h.command is Command.PAIN and self._after_stop(h.t, path.engine):
+            if not whole and self._is_tail(h, path.engine):
                 continue
-            elif h.command not in SAFETY_COMMANDS and self._after_stop(h.t):
-                continue  # the command paths hear "help" and others in it too
-            if self._dedup.admit(h):
+            if self._dedup.admit(h, "utterance" if whole else ""):
                 self._events.put(CommandEvent(h.command, h.text, path.engine, h.confidence, h.t))
+
+    def _is_tail(self, h: Heard, engine: str) -> bool:
+        """Whether `h` is what a path heard in the rest of a stop (see STOP_TAIL_S); notes stops."""
+        if h.command is Command.STOP:
+            with self._progress:
+                self._stops.setdefault(engine, []).append(h.t)
+            return False
+        if h.command is Command.PAIN:
+            return self._after_stop(h.t, engine)
+        return self._after_stop(h.t)  # the command paths hear "help" and others in it too
 
     def _after_stop(self, t: float, engine: str | None = None) -> bool:
         """Whether a stop (heard by `engine`, or by any path) came less than STOP_TAIL_S before t."""

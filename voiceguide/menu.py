@@ -2,8 +2,8 @@
 
 It is a Conversation like the routine's controller, on the same session (one listener, one player,
 one history), and hands the session to the controller while a routine runs. In the menu the
-session listens with the menu's own recognizer (a closed grammar of the menu's phrases, deciding
-when the person stops speaking), during a routine with the routine's. Transitions (stop and pain
+session listens with the safety spotter and the menu's own recognizer (a closed grammar of the
+menu's phrases, deciding when the person stops speaking), during a routine with the routine's. Transitions (stop and pain
 act in every state):
 
     waiting --start phrase--> offering --a routine's name--> guiding --the routine ends--> waiting
@@ -17,6 +17,12 @@ act in every state):
     waiting | offering --pain--> waiting (the safety advice first; nothing starts by itself)
     waiting --the microphone goes quiet--> deaf --it comes back--> waiting
     any --Ctrl-C or SIGTERM--> closed
+
+Stop and pain in the menu (when it has a grammar of its own). The safety spotter listens here too,
+and decides mid-word; but tuned never to miss stop and pain, it also hears "pain" in most other
+phrases. So what it hears is an alarm: while the guide speaks, an alarm silences it before the
+next block, as in a routine; then the grammar's verdict on the whole utterance says what was meant
+(`decide`). In silence there is nothing to silence, and an alarm waits for the verdict.
 """
 
 from __future__ import annotations
@@ -25,13 +31,18 @@ from enum import Enum
 from typing import Callable
 
 from . import prompts as _prompts
-from .content import Choice, Command, MenuWord, Routine, Vocabulary
+from .content import Choice, Command, Meaning, MenuWord, Routine, Vocabulary
 from .controller import Conversation, Deaf, HearingBack, _Interrupted
 from .listener import CommandEvent
 from .recognizers import SAFETY_COMMANDS as _SAFETY
 from .rendering import SpeechBank
 from .timeline import Timeline
 
+VERDICT_S = 2.0
+"""An alarm and the grammar's verdict this close (seconds of audio) are about one utterance: the
+grammar decides about 0.5 s after the person stops speaking, and the spotter hears "pain" up to
+1.5 s before that in a long sentence. After an alarm silences the guide, the menu waits this long
+for the verdict."""
 CHOICE_WINDOW_S = 20.0
 """After the routines are offered: how long the menu waits for a name before it waits again."""
 WAIT_SLICE_S = 5.0
@@ -53,6 +64,26 @@ class MenuState(str, Enum):
     GUIDING = "guiding"
     DEAF = "deaf"
     CLOSED = "closed"
+
+
+def decide(alarms: list[Meaning], verdict: Meaning | None, interrupted: bool) -> Meaning | None:
+    """What an utterance in the menu meant, from the spotter's alarms in it (stop or pain) and the
+    grammar's verdict on all of it (None when it made nothing of it). `interrupted`: whether an
+    alarm silenced the guide.
+
+    A menu word the grammar heard is taken: the spotter hears "pain" in most routine names (27 of
+    30 in `voiceguide bench listen`'s 6 voices), and the grammar took no pain phrase for a routine's
+    name or the start phrase. A stop or pain from the grammar, or alarms with no verdict after they
+    silenced the guide, mean the gravest of everything heard: pain before stop. Alarms in silence
+    with no verdict are taken for the room's talk, which the spotter turns into "pain" in most
+    sentences: nothing is playing or moving then.
+    """
+    if verdict is not None and verdict not in _SAFETY:
+        return verdict
+    said = [*alarms, verdict] if verdict is not None else (alarms if interrupted else [])
+    if not said:
+        return None
+    return Command.PAIN if Command.PAIN in said else Command.STOP
 
 
 def _spoken_list(items: list[str]) -> str:
@@ -112,6 +143,9 @@ class Menu(Conversation):
         super().__init__(session.player, bank, session.events, session.listener, parts.clock, session.log, sync)
         self.state: MenuState | None = None
         self.routines_run = 0
+        self._alarm_engine = session.alarm_engine
+        self._alarms: list[CommandEvent] = []  # the spotter's, since the last verdict
+        self._quiet = False  # whether a wait (silence) is playing: nothing for an alarm to silence
 
     def run(self) -> int | None:
         """The menu until the end; the signal that ended it, if one did."""
@@ -135,9 +169,42 @@ class Menu(Conversation):
                 self.session.listener.listen_with(self.session.menu_engines)
         self.state = state
 
+    def _wait(self, seconds: float, accepts):
+        self._quiet = True
+        try:
+            return super()._wait(seconds, accepts)
+        finally:
+            self._quiet = False
+
+    def _heard(self, event: CommandEvent) -> None:
+        if event.engine != self._alarm_engine:
+            return super()._heard(event)
+        self._alarms = [a for a in self._alarms if event.t - a.t < VERDICT_S] + [event]
+        self._log.emit("alarm", command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
+        if not self._quiet and self._pending is None and event.command in self._accepts:
+            self._pending = event  # silences the guide now; the verdict comes in _meaning
+
+    def _meaning(self, heard: CommandEvent) -> Meaning:
+        """What `heard` (an alarm that silenced the guide, or the grammar's verdict) meant."""
+        if heard.engine == self._alarm_engine:
+            verdict = self._wait(VERDICT_S, self._words())
+            interrupted = True
+        else:
+            verdict, interrupted = heard, False
+        alarms_heard = [a for a in self._alarms if verdict is None or verdict.t - a.t < VERDICT_S]
+        self._alarms = []
+        what = decide([a.command for a in alarms_heard], verdict.command if verdict is not None else None, interrupted)
+        if verdict is None or what != verdict.command:
+            self._log.note(f"taken as {what.value}: the spotter heard {', '.join(repr(a.text) for a in alarms_heard)}")
+        return what
+
+    def _words(self) -> tuple:
+        """Everything the menu's grammar can hear."""
+        return (*_SAFETY, Command.HELP, Command.REPEAT, *MenuWord, *self.vocab.choices)
+
     def _accepts_in(self, state: MenuState) -> tuple:
-        common = (*_SAFETY, Command.HELP, Command.REPEAT, MenuWord.LIST, Deaf, *self.vocab.choices)
-        return common if state is MenuState.OFFERING else (*common, MenuWord.START)
+        """What may interrupt a prompt or a wait in `state`: the start phrase only while waiting."""
+        return (*(w for w in self._words() if state is not MenuState.OFFERING or w is not MenuWord.START), Deaf)
 
     def _waiting(self) -> MenuState:
         heard = self._wait(WAIT_SLICE_S, self._accepts_in(MenuState.WAITING))
@@ -171,7 +238,7 @@ class Menu(Conversation):
             self._deaf = heard
             self._say(NOT_HEARING.format(reason=_prompts.DEAF_REASONS[heard.kind]), _SAFETY)
             return MenuState.DEAF
-        what = heard.command
+        what = self._meaning(heard)
         if what is Command.PAIN:
             self._chime()
             self._say(PAIN_ADVICE, (Command.STOP,))

@@ -25,7 +25,7 @@ from .echo import EchoCanceller, PlayedAudio
 from .errors import VoiceguideError
 from .history import ANSWERS_KEPT_DAYS, History
 from .inputs import ClockedInput, EchoingInput, SoundDeviceInput
-from .listener import ANSWERS_ENGINE, MENU_ENGINE, Listener, build_paths
+from .listener import ANSWERS_ENGINE, MENU_ENGINE, SPOTTER_ENGINE, Listener, build_paths
 from .outputs import SimulatedOutput, SoundDeviceOutput
 from .player import Player
 from .recognizers import VOSK_MIN_CONFIDENCE
@@ -210,8 +210,12 @@ class Session:
         engines = [p.engine for p in paths]
         self.routine_engines = [e for e in engines if e != MENU_ENGINE]
         """The recognizers that listen during a routine; the voice menu's own rests then."""
-        self.menu_engines = [MENU_ENGINE] if MENU_ENGINE in engines else engines
+        grammar = MENU_ENGINE in engines and SPOTTER_ENGINE in engines
+        self.menu_engines = [SPOTTER_ENGINE, MENU_ENGINE] if grammar else engines
         """The recognizers that listen in the voice menu."""
+        self.alarm_engine = SPOTTER_ENGINE if grammar else None
+        """The recognizer whose stop and pain, in the voice menu, silence the guide at once but are
+        not the last word on what was said: the menu's grammar is (see menu.decide)."""
         self.events: queue.Queue = queue.Queue()
         cancel = options.echo_cancel and parts.played is not None
         self.listener = Listener(
