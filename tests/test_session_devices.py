@@ -230,14 +230,26 @@ def test_killing_the_input_stream_pauses_the_guide_and_says_why(pulse, tmp_path,
 
 
 def test_the_voice_menu_on_devices_chooses_by_name_runs_stops_and_waits_again(pulse, tmp_path):
-    """`voiceguide serve` as on a smart speaker: a synthesized person starts the menu, picks a
-    routine by name, stops it twice (stop, then stop for good) and the menu waits again."""
+    """`voiceguide serve` as on a smart speaker: a synthesized person starts the menu, cuts the
+    offer short with "stop", starts it again, picks a routine by name, stops it twice (stop, then
+    stop for good) and the menu waits again."""
     assert run_cli("screen", "upper-back", "--answers", "no", env={"XDG_DATA_HOME": str(tmp_path)}).returncode == 0
     say = {text: speechset.espeak(text, "en-us", 150) for text in ("hello guide", "upper back", "stop")}
     with Rehearsal(pulse, None, tmp_path) as r:
         ready = r.wait_for("guide: Voice guide ready", timeout_s=60)
         r.say_at(ready + 4.0, say["hello guide"])
         offered = r.wait_for("guide: Which routine?", timeout_s=10)
+        # In the menu too, stop silences the guide mid-word: the offer's voice ends within the
+        # reaction time, well before the chime that follows the menu grammar's verdict.
+        word_end = r.say_at(offered + 1.5, say["stop"])
+        chime = r.earcon_after(word_end - 0.5)
+        assert chime is not None
+        loud = r.guide_rec.sound_times()
+        cut = loud[(loud >= word_end - 1.0) & (loud < chime - 0.02)].max()
+        assert cut - word_end <= REACTION_S, f"the offer went on {cut - word_end:.3f} s after the word"
+        stopped = r.wait_for(r"guide: Stopped\.$", timeout_s=5, after=word_end)
+        r.say_at(stopped + 2.0, say["hello guide"])
+        offered = r.wait_for("guide: Which routine?", timeout_s=10, after=stopped)
         r.say_at(offered + 8.0, say["upper back"])
         r.wait_for("menu: guiding", timeout_s=10)
         step = r.wait_for("guide: Keep every movement small", timeout_s=15)
