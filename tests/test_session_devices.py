@@ -14,7 +14,7 @@ from voiceguide import speechset
 from voiceguide.audio import INPUT_RATE
 from voiceguide.rehearsal import Rehearsal
 
-from .conftest import run_cli
+from .conftest import ROOT, run_cli
 
 LONG_STEP = (
     "Sit on a sturdy chair with your feet flat on the floor, about hip width apart, and let your "
@@ -267,24 +267,39 @@ def test_the_voice_menu_on_devices_chooses_by_name_runs_stops_and_waits_again(pu
     assert row["routine"] == "upper-back" and row["outcome"] == "stopped"
 
 
-def test_serve_says_aloud_that_it_cannot_hear_and_exits_for_the_service_to_restart(pulse, tmp_path):
+def test_serve_says_aloud_why_it_cannot_start_and_exits_as_the_service_expects(pulse, tmp_path):
+    """No microphone or no speaker: exit 1, which the service retries (a device may be plugged in
+    later). A mistake in the settings: exit 2, which it does not. Each with one line for the
+    journal, and said aloud when there is a speaker."""
     import os
     import subprocess
     import sys
 
     from voiceguide.pulse import MonitorRecorder
 
-    env = {**os.environ, "PULSE_SINK": "guide", "XDG_DATA_HOME": str(tmp_path)}
-    with MonitorRecorder() as recorder:
-        result = subprocess.run([sys.executable, "-m", "voiceguide", "serve", "--input-device", "no-such-mic"],
-                                capture_output=True, text=True, env=env, timeout=60)
-        time.sleep(0.3)
-        loud = recorder.sound_times()
+    env = {**os.environ, "PULSE_SINK": "guide", "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+    def serve(*flags):
+        with MonitorRecorder() as recorder:
+            result = subprocess.run([sys.executable, "-m", "voiceguide", "serve", *flags], capture_output=True, text=True, env=env, timeout=60)
+            time.sleep(0.3)
+            loud = recorder.sound_times()
+        return result, (loud.max() - loud.min() if len(loud) else 0.0)
+
+    result, spoke_s = serve("--input-device", "no-such-mic")
     (line,) = result.stderr.splitlines()
     assert result.returncode == 1 and line.startswith("voiceguide: no input device 'no-such-mic'; input devices: ")
-    assert len(loud) and loud.max() - loud.min() > 3.0, "the guide did not say that it cannot hear"
-    # With no speaker it cannot say anything: the one line goes to the journal, and the exit code
-    # lets systemd restart it.
+    assert spoke_s > 3.0, "the guide did not say that it cannot hear"
+    # With no speaker it cannot say anything: the one line goes to the journal.
     result = subprocess.run([sys.executable, "-m", "voiceguide", "serve", "--device", "no-such-speaker"],
                             capture_output=True, text=True, env=env, timeout=60)
-    assert result.returncode != 0 and len(result.stderr.splitlines()) == 1 and "no-such-speaker" in result.stderr
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1 and "no-such-speaker" in result.stderr
+    settings = tmp_path / "config" / "voiceguide" / "settings.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("rate = 9000\n")
+    result, spoke_s = serve()
+    (line,) = result.stderr.splitlines()
+    assert result.returncode == 2 and str(settings) in line and "rate" in line
+    assert spoke_s > 3.0, "the guide did not say that it cannot start"
+    unit = (ROOT / "scripts" / "voiceguide.service").read_text()
+    assert "Restart=on-failure" in unit and "RestartPreventExitStatus=2" in unit

@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__, settings
 from .audio import read_wav
 from .content import content_root, load_library, load_routine
-from .errors import ContentError, MicrophoneError, UsageError, VoiceguideError
+from .errors import ContentError, MicrophoneError, SpeakerError, UsageError, VoiceguideError
 from .outputs import AudioOutput, SoundDeviceOutput, WavOutput, device_table
 from .player import Player
 from .rendering import render_timeline, segments_for
@@ -310,23 +310,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 IDLE_AFTER_AUDIO_S = 10.0
 """A simulated serve ends once the person's recording is over and the menu has waited this long."""
 CANNOT_HEAR = "I can't hear anything: the microphone could not be opened. Please check that it is connected."
+CANNOT_START = "I can't start: something in my settings or routines needs fixing. The details are in the log."
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .menu import Menu
     from .session import run_routine
 
-    library = load_library()
-    if library.errors:
-        raise ContentError(library.errors)
-    routines = [r for _, r in sorted(library.routines.items()) if r.language == args.lang]
-    if not routines:
-        raise UsageError(f"no routines in '{args.lang}' in {content_root() / 'routines'}; see `voiceguide list`")
-    vocab = _vocabulary(args.lang).with_choices(routines)
+    # On a speaker with no screen, what stops the menu from starting is said aloud too (and as one
+    # line in the journal). The service does not restart on exit 2, a mistake in the settings or
+    # routines, which would only say it again every few seconds until someone fixes it.
     try:
+        library = load_library()
+        if library.errors:
+            raise ContentError(library.errors)
+        routines = [r for _, r in sorted(library.routines.items()) if r.language == args.lang]
+        if not routines:
+            raise UsageError(f"no routines in '{args.lang}' in {content_root() / 'routines'}; see `voiceguide list`")
+        vocab = _vocabulary(args.lang).with_choices(routines)
         session = _open_session(args, args.lang, vocab=vocab, captions=sys.stderr)
-    except MicrophoneError:
-        _say_on_device(CANNOT_HEAR, args)
+    except VoiceguideError as exc:
+        if not args.simulate and not isinstance(exc, SpeakerError):
+            _say_on_device(CANNOT_HEAR if isinstance(exc, MicrophoneError) else CANNOT_START, args)
         raise
     until = lambda: False  # noqa: E731
     if args.simulate:
@@ -346,8 +351,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _say_on_device(text: str, args: argparse.Namespace) -> None:
     """Say `text` on the output device, if there is one: what the person must hear even though
     the session cannot start."""
-    with contextlib.suppress(VoiceguideError):
+    try:
         found = _settings(args)
+    except VoiceguideError:
+        found = settings.defaults()  # the settings themselves may be what is wrong
+    with contextlib.suppress(VoiceguideError):
         rendered = SpeechCache().get_many([text], found.speech())
         _play(SoundDeviceOutput(found["device"]), segments_for([speech(text)], rendered))
 

@@ -45,5 +45,14 @@ class UsageError(VoiceguideError):
     exit_code = 2
 
 
-class MicrophoneError(VoiceguideError):
+class DeviceError(VoiceguideError):
+    """A sound device is missing or cannot be opened. It may be plugged in later, so the service
+    restarts on its exit code (1), not on a mistake in the settings or content (2)."""
+
+
+class MicrophoneError(DeviceError):
     """The microphone cannot be opened: the guide cannot hear, though it may still speak."""
+
+
+class SpeakerError(DeviceError):
+    """The speaker cannot be opened: the guide cannot speak."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from .audio import BLOCK_MS, OUTPUT_RATE, Pcm, write_wav
-from .errors import UsageError, VoiceguideError
+from .errors import SpeakerError, UsageError, VoiceguideError
 
 if TYPE_CHECKING:
     from .clock import VirtualClock
@@ -202,7 +202,10 @@ class SoundDeviceOutput:
         self._anchor: tuple[float, int] | None = None  # (stream time first heard, position) since the last start
         self.underruns = 0
         """Writes that found the device had run dry: each one moves the echo."""
-        index = resolve_device(device, "outputs")
+        try:
+            index = resolve_device(device, "outputs")
+        except VoiceguideError as exc:
+            raise SpeakerError(str(exc)) from None
         name = device if device is not None else "default"
         self._sd, self._name = sd, name
         try:
@@ -210,7 +213,7 @@ class SoundDeviceOutput:
                 samplerate=rate, channels=1, dtype="int16", blocksize=rate * BLOCK_MS // 1000, latency=OUTPUT_LATENCY_S, device=index
             )
         except (sd.PortAudioError, ValueError) as exc:
-            raise VoiceguideError(
+            raise SpeakerError(
                 f"cannot open output device '{name}' ({exc}); it may be busy or missing. Output devices: {_listing('outputs')}"
             ) from None
         self.latency_s = float(self._stream.latency)

@@ -190,6 +190,11 @@ def forget() -> None:
     kept_path().unlink(missing_ok=True)
 
 
+def defaults() -> Settings:
+    """The settings when none can be read: for saying aloud that they cannot."""
+    return Settings({f.name: f.default for f in FIELDS}, {f.name: "default" for f in FIELDS})
+
+
 def resolve(flags: dict, path: Path | None = None) -> Settings:
     """The effective settings: `flags` holds only the flags given on the command line."""
     path = path or settings_path()
