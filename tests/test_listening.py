@@ -9,8 +9,11 @@ is tuned to miss as few stops and pains as it can, at the price of false ones.
 """
 
 import json
+import multiprocessing
+import os
 import queue
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,7 @@ from voiceguide import hearing, speechset
 from voiceguide.audio import INPUT_RATE, Pcm, write_wav
 from voiceguide.content import Command, load_library
 from voiceguide.inputs import PcmInput
-from voiceguide.listener import Dedup, build_paths, listen_to
+from voiceguide.listener import SPOTTER_ENGINE, Dedup, build_paths, listen_to
 from voiceguide.recognizers import Heard, VoskRecognizer, load_vosk_model
 
 SAFETY = ("stop", "pain")
@@ -51,19 +54,23 @@ def sets(library, english):
     return {k: v for k, v in speechset.english_sets(library, english).items() if k != "safety_20db"}
 
 
-@pytest.fixture(scope="session")
-def heard(sets, english):
-    """What the default English ears (pocketsphinx spotter + pocketsphinx commands) heard in each set.
+def _heard_in(name: str, speech, english) -> hearing.Scores:
+    """What the default English ears (pocketsphinx spotter + pocketsphinx commands) heard in a set.
     The stop and pain sets are heard by the safety spotter alone: only it hears stop and pain, and
     the other paths cannot take a detection from it (dedup and the stop tail are per command), so
     the figures are the whole listener's, in a third of the time."""
-    found = {}
-    for name, speech in sets.items():
-        paths, _ = build_paths(english, "pocketsphinx")
-        if name.startswith("safety"):
-            paths = [p for p in paths if p.engine == "pocketsphinx-spotter"]
-        found[name] = hearing.score(listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), paths), speech)
-    return found
+    paths, _ = build_paths(english, "pocketsphinx")
+    if name.startswith("safety"):
+        paths = [p for p in paths if p.engine == SPOTTER_ENGINE]
+    return hearing.score(listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), paths), speech)
+
+
+@pytest.fixture(scope="session")
+def heard(sets, english):
+    """_heard_in each set, one process per core."""
+    with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        found = {name: pool.submit(_heard_in, name, speech, english) for name, speech in sets.items()}
+        return {name: f.result() for name, f in found.items()}
 
 
 @pytest.mark.parametrize("condition", ["safety", "safety_10db"], ids=["clean", "10dB"])
