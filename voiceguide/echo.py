@@ -291,10 +291,15 @@ class PlayedAudio:
         """n samples at 16 kHz from microphone sample `start`, as int16."""
         k = np.arange(start, start + n)
         centre = k * _DOWN // _UP
-        idx = centre[:, None] + np.arange(-_TAPS // 2 + 1, _TAPS // 2 + 1)[None, :]
+        lo, hi = int(centre[0]) - _TAPS // 2 + 1, int(centre[-1]) + _TAPS // 2 + 1  # the output samples used
+        span = np.zeros(hi - lo, np.float32)
         with self._lock:
-            size, end = len(self._ring), self._end
-            values = self._ring[idx % size]
-        values[(idx < 0) | (idx >= end) | (idx < end - size)] = 0.0
-        out = (values * self._table[k % _UP]).sum(axis=1)
+            size = len(self._ring)
+            first, last = max(lo, self._end - size, 0), min(hi, self._end)  # those played and still held
+            if first < last:
+                span[first - lo : last - lo] = self._ring[np.arange(first, last) % size]
+        if not span.any():
+            return np.zeros(n, np.int16)  # nothing played: a hold, or before the first word
+        windows = np.lib.stride_tricks.sliding_window_view(span, _TAPS)[centre - centre[0]]
+        out = np.einsum("ij,ij->i", windows, self._table[k % _UP])
         return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
