@@ -301,5 +301,5 @@ class PlayedAudio:
         if not span.any():
             return np.zeros(n, np.int16)  # nothing played: a hold, or before the first word
         windows = np.lib.stride_tricks.sliding_window_view(span, _TAPS)[centre - centre[0]]
-        out = np.einsum("ij,ij->i", windows, self._table[k % _UP])
+        out = (windows * self._table[k % _UP]).sum(axis=1)
         return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
