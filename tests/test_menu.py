@@ -157,7 +157,7 @@ def test_in_silence_an_alarm_waits_for_the_grammar_whose_verdict_is_not_merged_w
     # The room's talk, heard as "pain" by the spotter alone, says nothing; a pain the grammar hears
     # too (0.6 s later, within the listener's 1 s merging of one command) gives the advice.
     alarms = [Says(Command.PAIN, at_s=10.0, text="pain"), Says(Command.PAIN, at_s=20.0, text="pain")]
-    guide, records = menu([Says(Command.PAIN, at_s=20.6, text="pain")], alarms=alarms, until_s=40.0)
+    _, records = menu([Says(Command.PAIN, at_s=20.6, text="pain")], alarms=alarms, until_s=40.0)
     assert spoken(records) == [ready(menu.vocab), PAIN_ADVICE]
     assert first(records, "cue_started", text=PAIN_ADVICE)["t"] > 20.6
 

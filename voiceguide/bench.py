@@ -222,10 +222,11 @@ def _menu_figures(library, vocab) -> dict:
     alarms = listen_to(PcmInput(pcm), [PocketsphinxSpotter(key_phrases(menu_vocab, SAFETY_COMMANDS), engine=SPOTTER_ENGINE)])
     rows: dict = {}
     background = {"speaking": {}, "silence": {}}
+    def during(events, u):
+        return [e.command for e in events if u.start_s <= e.t <= u.end_s + LATE_S]
+
     for u in spoken.utterances:
-        def during(events):
-            return [e.command for e in events if u.start_s <= e.t <= u.end_s + LATE_S]
-        heard, said = during(alarms), during(verdicts)
+        heard, said = during(alarms, u), during(verdicts, u)
         verdict = said[-1] if said else None
         meant = {"speaking": decide(heard, verdict, interrupted=bool(heard)), "silence": decide(heard, verdict, interrupted=False)}
         if u.command is None:
