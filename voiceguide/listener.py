@@ -7,9 +7,12 @@ listener started, which is the session clock.
 
 The same command heard by two paths, or twice in a row by one, within DEDUP_S of audio is one
 event; except that the voice menu's grammar, which judges whole utterances, is never merged with
-the spotters: its verdict on an utterance in which the spotter heard "pain" is what the menu needs. Before the paths, the reader cancels the guide's own voice from each block (given what the
-guide played) and shows the block to a SpeechGate, which then vets every detection: a keyword heard
-in the room's noise or in the guide's voice is dropped.
+the spotters: its verdict on an utterance in which the spotter heard "pain" is what the menu needs.
+
+Before the paths, the reader cancels the guide's own voice from each block (given what the guide
+played) and shows the block to a SpeechGate, which then vets every detection: a keyword heard in
+the room's noise or in the guide's voice is dropped. (pocketsphinx holds the GIL while it decodes,
+so its paths take turns; the threads keep a slow vosk from holding up the spotter.)
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 It is a Conversation like the routine's controller, on the same session (one listener, one player,
 one history), and hands the session to the controller while a routine runs. In the menu the
 session listens with the safety spotter and the menu's own recognizer (a closed grammar of the
-menu's phrases, deciding when the person stops speaking), during a routine with the routine's. Transitions (stop and pain
-act in every state):
+menu's phrases, deciding when the person stops speaking), during a routine with the routine's.
+Transitions (stop and pain act in every state):
 
     waiting --start phrase--> offering --a routine's name--> guiding --the routine ends--> waiting
                                                                   (silently after a pain)
