@@ -337,8 +337,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.simulate:
         heard = read_wav(Path(args.user_audio))
         until = lambda: session.parts.clock.now() > len(heard.samples) / heard.rate + IDLE_AFTER_AUDIO_S  # noqa: E731
-    menu = Menu(session, routines, lambda routine: run_routine(session, routine, library.routines), until,
-                sync=session.sync if session.parts.simulated else lambda: None)
+    menu = Menu(session, routines, lambda routine: run_routine(session, routine, library.routines), until, session.sync)
     with _on_signals(lambda signum: (session.interrupt(signum), menu.interrupt(signum))):
         try:
             session.start()

@@ -210,13 +210,16 @@ class Conversation:
     def _heard(self, event: CommandEvent) -> None:
         if isinstance(event.command, Command):
             self.commands.append({"t": round(event.t, 3), "command": event.command.value, "text": event.text})
-        self._log.emit("command", command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
+        self._record(event, "command")
         if self._deaf is not None and event.command not in _SAFETY:
             return  # a recognizer that has fallen behind may still report; only safety words act
         if self._outranks(event.command):
             self._pending = event
         elif event.command not in self._accepts:
             self._log.note(f"'{event.text}' does nothing here")
+
+    def _record(self, event: CommandEvent, kind: str) -> None:
+        self._log.emit(kind, command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
 
     def _on_player_event(self, event: PlayerEvent) -> None:
         if event.kind is EventKind.SILENCED:
@@ -323,6 +326,9 @@ class Controller(Conversation):
         self._enter(state)
         self._log.emit("ended", outcome=outcome)
         return state
+
+    def _record(self, event: CommandEvent, kind: str) -> None:
+        self._log.emit(kind, command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
 
     def _on_player_event(self, event: PlayerEvent) -> None:
         super()._on_player_event(event)

@@ -180,7 +180,7 @@ class Menu(Conversation):
         if event.engine != self._alarm_engine:
             return super()._heard(event)
         self._alarms = [a for a in self._alarms if event.t - a.t < VERDICT_S] + [event]
-        self._log.emit("alarm", command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
+        self._record(event, "alarm")
         if not self._quiet and self._pending is None and event.command in self._accepts:
             self._pending = event  # silences the guide now; the verdict comes in _meaning
 

@@ -261,8 +261,6 @@ class PocketsphinxGrammar:
     """
 
     def __init__(self, vocab: Vocabulary, meanings: tuple, engine: str = "pocketsphinx-grammar"):
-        from pocketsphinx import Endpointer
-
         phrases = key_phrases(vocab, meanings)
         if not phrases:
             raise UsageError("nothing to listen for: the vocabulary has no phrases for this grammar")
@@ -273,18 +271,17 @@ class PocketsphinxGrammar:
         words = " | ".join(self._entries)
         self._decoder.add_jsgf_string("said", f"#JSGF V1.0;\ngrammar said;\npublic <said> = ({words})+;\n")
         self._decoder.activate_search("said")
-        self._endpointer = Endpointer(sample_rate=INPUT_RATE)
-        self._frame = self._endpointer.frame_bytes // 2
-        self._pending = np.zeros(0, np.int16)
         self._talking = False
+        self.reset()
 
     def reset(self) -> None:
-        """Forget any utterance half heard: for when the path has not been fed for a while."""
+        """Listen afresh, forgetting any utterance half heard: at the start, and after a rest."""
         from pocketsphinx import Endpointer
 
         if self._talking:
             self._decoder.end_utt()
         self._endpointer = Endpointer(sample_rate=INPUT_RATE)
+        self._frame = self._endpointer.frame_bytes // 2
         self._pending = np.zeros(0, np.int16)
         self._talking = False
 

@@ -232,8 +232,11 @@ class Session:
         return self
 
     def sync(self) -> None:
-        # A listener that cannot keep up even so is reported deaf ("behind"), which pauses.
-        self.listener.wait_until(self.parts.mic.released_s(), SYNC_TIMEOUT_S)
+        """A simulated session's conversations call this before each block, so that what the person
+        said is heard before the guide goes on; on real devices audio arrives in real time anyway."""
+        if self.parts.simulated:
+            # A listener that cannot keep up even so is reported deaf ("behind"), which pauses.
+            self.listener.wait_until(self.parts.mic.released_s(), SYNC_TIMEOUT_S)
 
     def run(self, routine: Routine, routines: dict, screen_only: bool = False) -> Result:
         """Guide one routine from start to end; the history row is written as it starts and ends."""
@@ -245,7 +248,7 @@ class Session:
         without_answers = [e for e in self.routine_engines if e != ANSWERS_ENGINE]
         self.controller = Controller(
             plan, self.player, bank, self.events, self.listener, self.parts.clock, self.log, self.options.timing,
-            sync=self.sync if self.parts.simulated else lambda: None,
+            sync=self.sync,
             answered=lambda: self.listener.listen_with(without_answers),
         )
         if self._interrupt is not None:
