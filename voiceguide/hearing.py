@@ -6,6 +6,7 @@ the same thing the same way.
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,8 @@ from .speechset import SpeechSet
 
 LATE_S = 0.8
 """A detection up to this long after the word's end still counts as hearing it."""
+SILENCING = ("stop", "pain")
+"""Either silences the guide before its next block, whichever was said."""
 
 
 @dataclass
@@ -23,6 +26,10 @@ class CommandScore:
     heard: int = 0
     latencies_s: list = field(default_factory=list)  # detection time minus the word's end
     missed: list = field(default_factory=list)  # the utterances not heard
+    silenced: int = 0  # utterances heard as stop or as pain, either: the guide fell silent
+    also: collections.Counter = field(default_factory=collections.Counter)
+    """Other commands, each with how many of the utterances it was heard in as well ("pain" in a
+    stop ends the session the stop would have paused)."""
 
     @property
     def recall(self) -> float:
@@ -53,7 +60,10 @@ def score(events: list[CommandEvent], speech: SpeechSet) -> Scores:
             continue
         s = scores.setdefault(u.command, CommandScore())
         s.said += 1
-        hits = [e for e in events if e.command.value == u.command and u.start_s <= e.t <= u.end_s + LATE_S]
+        near = [e for e in events if u.start_s <= e.t <= u.end_s + LATE_S]
+        hits = [e for e in near if e.command.value == u.command]
+        s.silenced += any(e.command.value in SILENCING for e in near)
+        s.also.update({e.command.value for e in near} - {u.command})
         if hits:
             s.heard += 1
             s.latencies_s.append(min(e.t for e in hits) - u.end_s)

@@ -300,7 +300,8 @@ class Listener:
     def _emit(self, path, heard: list[Heard]) -> None:
         whole = path.engine == MENU_ENGINE
         for h in heard:
-            if self._vet and not self.gate.admits(h.t, safety=h.command in SAFETY_COMMANDS):
+            safety = h.command in SAFETY_COMMANDS
+            if self._vet and not self.gate.admits(h.t, safety, getattr(path, "at_word_end", False)):
                 self.gated += 1
                 continue
             if not whole and self._is_tail(h, path.engine):

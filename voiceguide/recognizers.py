@@ -127,6 +127,9 @@ def _decoder(words: dict[str, str], **config):
 class PocketsphinxSpotter:
     """pocketsphinx keyword spotting over a stream, one threshold per phrase."""
 
+    at_word_end = True
+    """It decides as a phrase ends (see KWS_DELAY_FRAMES)."""
+
     def __init__(self, phrases: list[KeyPhrase], engine: str = "pocketsphinx-kws"):
         if not phrases:
             raise UsageError("nothing to listen for: the vocabulary has no phrases for this spotter")
@@ -203,6 +206,7 @@ class VoskRecognizer:
     """A vosk model restricted to the vocabulary, deciding from partial results."""
 
     engine = "vosk"
+    at_word_end = False
 
     def __init__(self, model, vocab: Vocabulary, min_confidence: float = VOSK_MIN_CONFIDENCE):
         vosk = _vosk()
@@ -259,6 +263,8 @@ class PocketsphinxGrammar:
     "hello guide" in 8 of 8 espeak-ng voices. So other speech can become a phrase: the menu
     listens for a routine's name only for a while after it offers them.
     """
+
+    at_word_end = False
 
     def __init__(self, vocab: Vocabulary, meanings: tuple, engine: str = "pocketsphinx-grammar"):
         phrases = key_phrases(vocab, meanings)
