@@ -535,9 +535,10 @@ def _recall() -> dict:
         echo = EchoCanceller() if reference is not None else None
         events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), build_paths(vocab, "pocketsphinx")[0], echo, reference)
         scores = hearing.score(events, spoken)
-        for word in speechset.SAFETY:
+        for word, other in zip(speechset.SAFETY, reversed(speechset.SAFETY)):
             c = scores.commands[word]
-            figures.setdefault(word, {})[name] = {"recall": c.recall, "heard": c.heard, "said": c.said}
+            figures.setdefault(word, {})[name] = {"recall": c.recall, "heard": c.heard, "said": c.said,
+                                                  "silenced": c.silenced, "also_" + other: c.also[other]}
     return figures
 
 
@@ -595,9 +596,15 @@ def all_table(f: dict) -> str:
                  f"device words acted on but not timed (earcon missing from the monitor): {f['device']['acted_on_not_timed']}; "
                  f"device sessions ended by a command heard in the guide's own voice before the word: {len(f['device']['ended_by_its_own_voice'])}\n")
     lines += ["| recall | clean | 10 dB SNR | double talk (echo cancelled) | target |", "| --- | --- | --- | --- | --- |"]
+    conditions = ("clean", "10 dB", "double talk")
     for word, by in f["recall"].items():
-        cells = [f"{by[k]['recall']:.0%} ({by[k]['heard']}/{by[k]['said']})" for k in ("clean", "10 dB", "double talk")]
+        cells = [f"{by[k]['recall']:.0%} ({by[k]['heard']}/{by[k]['said']})" for k in conditions]
         lines.append(f"| {word} | {' | '.join(cells)} | {TARGETS['recall']} |")
+        cells = [f"{by[k]['silenced'] / by[k]['said']:.0%} ({by[k]['silenced']}/{by[k]['said']})" for k in conditions]
+        lines.append(f"| {word} silenced the guide, heard as stop or pain | {' | '.join(cells)} | (reported) |")
+    stops = f["recall"]["stop"]
+    cells = [f"{stops[k]['also_pain']} of {stops[k]['said']}" for k in conditions]
+    lines.append(f"| stop also heard as pain: the session ends instead of pausing | {' | '.join(cells)} | (reported) |")
     own, s = f["own_voice"], f["session"]
     lines += [
         "",
