@@ -183,3 +183,22 @@ def test_stop_and_pain_over_the_guides_voice_are_heard_and_its_voice_is_not(voca
     assert on["stop"].recall >= 0.75 and on["pain"].recall >= 0.90, (on["stop"].recall, on["pain"].recall)
     assert own_voice[True] == []
     assert len(own_voice[False]) >= 10, "without cancelling, the guide's voice should set the spotter off"
+
+
+def test_a_rehearsal_finds_where_the_person_stopped_speaking_under_the_echo():
+    """The device benchmark times from the end of the word, found in the microphone sink's
+    monitor. With the echo loopback the guide's voice is there too, and its last loud sample
+    came a second and more after the word (the guide saying the safety message): every pain
+    with echo went untimed."""
+    from voiceguide.rehearsal import _word_end
+
+    word = speechset.espeak("pain", "en-us", 150)
+    guide = np.concatenate([speechset.espeak(t, "en-gb", 160) for t in GUIDE[:2]])
+    sink = guide.astype(np.float64)
+    at = INPUT_RATE  # the word is said over the guide 1 s in; the guide talks on
+    sink[at : at + len(word)] += word
+    times = 100.0 + np.arange(len(sink)) / INPUT_RATE
+    loud = np.nonzero(np.abs(word.astype(np.int32)) > speechset.SILENCE_LEVEL)[0]
+    end = _word_end(word, np.clip(sink, -32768, 32767).astype(np.int16), times)
+    assert end == pytest.approx(100.0 + (at + loud[-1]) / INPUT_RATE, abs=0.002)
+    assert times[-1] - end > 1.0  # the guide sounded on long after

@@ -119,8 +119,6 @@ class Rehearsal:
     def say(self, samples: np.ndarray) -> float:
         """Speak 16 kHz samples into the microphone sink; the monotonic time the sound ended, as
         heard on the microphone's monitor."""
-        from .speechset import SILENCE_LEVEL
-
         started = time.monotonic()
         pad = np.zeros(INPUT_RATE // 5, np.int16)
         self._voice.write(np.concatenate([pad, samples, pad]))
@@ -128,10 +126,8 @@ class Rehearsal:
             return time.monotonic()
         time.sleep(0.3)
         audio, times = self.mic_rec.timed()
-        loud = times[(np.abs(audio.astype(np.int32)) > SILENCE_LEVEL) & (times >= started)]
-        if not len(loud):
-            raise VoiceguideError("the synthesized person made no sound on mic.monitor")
-        return float(loud.max())
+        keep = times >= started
+        return _word_end(samples, audio[keep], times[keep])
 
     def say_at(self, t: float, samples: np.ndarray) -> float:
         """say() once the monotonic clock reaches `t`."""
@@ -173,6 +169,20 @@ class Rehearsal:
     def signal(self, signum: int = signal.SIGTERM) -> int:
         self.process.send_signal(signum)
         return self.process.wait(timeout=15)
+
+
+def _word_end(word: np.ndarray, audio: np.ndarray, times: np.ndarray) -> float:
+    """When `word` ended in a recording of the microphone sink (`times`: each sample's monotonic
+    time). It is found by its own waveform: with an echo loopback the guide's voice is in the
+    same sink, and the last loud sample there is the guide's, often a second and more later."""
+    from .speechset import SILENCE_LEVEL
+
+    loud = np.nonzero(np.abs(word.astype(np.int32)) > SILENCE_LEVEL)[0]
+    if not len(loud) or len(audio) < len(word) or not np.any(np.abs(audio.astype(np.int32)) > SILENCE_LEVEL):
+        raise VoiceguideError("the synthesized person made no sound on mic.monitor")
+    size = len(audio) + len(word)
+    match = np.fft.irfft(np.fft.rfft(audio, size) * np.conj(np.fft.rfft(word, size)), size)[: len(audio) - len(word) + 1]
+    return float(times[int(np.argmax(match)) + loud[-1]])
 
 
 def _tone_onset(audio: np.ndarray, hz: float = EARCON_HZ) -> int | None:
