@@ -472,9 +472,8 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, di
     """End of word to the earcon on the real device path, with and without the loopback echo; and
     the guide's CPU, memory and time to its first sound, from the sessions without echo.
 
-    With PulseAudio's loopback attached, the earcon that follows a stop is often missing from the
-    guide sink's monitor, though the captions show the word heard and the chime played: those
-    words are counted as acted on but not timed."""
+    A word whose earcon is not found in the guide sink's monitor, though the captions show it
+    heard and the chime played, is counted as acted on but not timed."""
     from .pulse import PulseServer, warm_up
     from .rehearsal import Rehearsal
     from .speechset import espeak
