@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .listener import CommandEvent
-from .speechset import SpeechSet
+from .speechset import SAFETY, SpeechSet
 
 LATE_S = 0.8
 """A detection up to this long after the word's end still counts as hearing it."""
-SILENCING = ("stop", "pain")
-"""Either silences the guide before its next block, whichever was said."""
 
 
 @dataclass
@@ -62,7 +60,7 @@ def score(events: list[CommandEvent], speech: SpeechSet) -> Scores:
         s.said += 1
         near = [e for e in events if u.start_s <= e.t <= u.end_s + LATE_S]
         hits = [e for e in near if e.command.value == u.command]
-        s.silenced += any(e.command.value in SILENCING for e in near)
+        s.silenced += any(e.command.value in SAFETY for e in near)  # either silences the guide
         s.also.update({e.command.value for e in near} - {u.command})
         if hits:
             s.heard += 1
