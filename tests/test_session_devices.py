@@ -267,6 +267,12 @@ def test_the_voice_menu_on_devices_chooses_by_name_runs_stops_and_waits_again(pu
     assert row["routine"] == "upper-back" and row["outcome"] == "stopped"
 
 
+def _one_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{stderr}"
+    return lines[0]
+
+
 def test_serve_says_aloud_why_it_cannot_start_and_exits_as_the_service_expects(pulse, tmp_path):
     """No microphone or no speaker: exit 1, which the service retries (a device may be plugged in
     later). A mistake in the settings: exit 2, which it does not. Each with one line for the
@@ -287,7 +293,7 @@ def test_serve_says_aloud_why_it_cannot_start_and_exits_as_the_service_expects(p
         return result, (loud.max() - loud.min() if len(loud) else 0.0)
 
     result, spoke_s = serve("--input-device", "no-such-mic")
-    (line,) = result.stderr.splitlines()
+    line = _one_line(result.stderr)
     assert result.returncode == 1 and line.startswith("voiceguide: no input device 'no-such-mic'; input devices: ")
     assert spoke_s > 3.0, "the guide did not say that it cannot hear"
     # With no speaker it cannot say anything: the one line goes to the journal.
@@ -298,7 +304,7 @@ def test_serve_says_aloud_why_it_cannot_start_and_exits_as_the_service_expects(p
     settings.parent.mkdir(parents=True)
     settings.write_text("rate = 9000\n")
     result, spoke_s = serve()
-    (line,) = result.stderr.splitlines()
+    line = _one_line(result.stderr)
     assert result.returncode == 2 and str(settings) in line and "rate" in line
     assert spoke_s > 3.0, "the guide did not say that it cannot start"
     unit = (ROOT / "scripts" / "voiceguide.service").read_text()
