@@ -327,9 +327,6 @@ class Controller(Conversation):
         self._log.emit("ended", outcome=outcome)
         return state
 
-    def _record(self, event: CommandEvent, kind: str) -> None:
-        self._log.emit(kind, command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
-
     def _on_player_event(self, event: PlayerEvent) -> None:
         super()._on_player_event(event)
         if self._main and event.kind is EventKind.CUE_STARTED:
