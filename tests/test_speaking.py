@@ -247,6 +247,28 @@ def test_speech_really_comes_out_of_the_device(pulse, cache):
     assert correlation_peak(recorder.audio(), reference) > 0.8
 
 
+ALSA_COMPLAINT = """
+import ctypes, sys
+if sys.argv[1] == "voiceguide":
+    from voiceguide.outputs import sounddevice_module
+    sounddevice_module()
+pcm = ctypes.c_void_p()
+ctypes.CDLL("libasound.so.2").snd_pcm_open(ctypes.byref(pcm), b"voiceguide-no-such-device", 0, 0)
+"""
+
+
+def test_libasound_says_nothing_on_stderr_once_voiceguide_opens_audio():
+    """libasound prints its own lines (a recovered underrun, devices the machine lacks); the
+    person should see voiceguide's one line, nothing else."""
+    def stderr(who: str) -> str:
+        done = subprocess.run([sys.executable, "-c", ALSA_COMPLAINT, who], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert "Unknown PCM voiceguide-no-such-device" in stderr("alone")
+    assert stderr("voiceguide") == ""
+
+
 def test_stop_during_speech_silences_within_one_block_plus_device_latency(pulse, cache):
     pcm = rendered(cache, LONG)
     segments = segments_for([speech(LONG)], {LONG: pcm})

@@ -6,6 +6,7 @@ side, so events carry audio time rather than wall-clock readings.
 
 from __future__ import annotations
 
+import ctypes
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -130,8 +131,33 @@ class NullOutput:
         pass
 
 
+_ALSA_HANDLER = None
+"""The error handler given to libasound: kept here, since libasound holds only a pointer to it."""
+
+
+def _quiet_alsa() -> None:
+    """Keep libasound's own messages off stderr. It prints a line for any underrun it recovered
+    from and for every device in its configuration that the machine lacks, each time PortAudio
+    lists the devices: noise in a person's terminal and in the service's journal, beside the one
+    line voiceguide says about any real fault. PortAudio tells voiceguide of underruns and overflows
+    itself (SoundDeviceOutput.underruns, SoundDeviceInput.overflows)."""
+    global _ALSA_HANDLER
+    if _ALSA_HANDLER is not None:
+        return
+    try:
+        asound = ctypes.CDLL("libasound.so.2")
+    except OSError:  # not ALSA: PortAudio says what is wrong in its own errors
+        return
+    # void handler(const char *file, int line, const char *function, int err, const char *fmt, ...):
+    # the variable arguments are never read.
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+    _ALSA_HANDLER = handler_type(lambda *_: None)
+    asound.snd_lib_error_set_handler(_ALSA_HANDLER)
+
+
 def sounddevice_module():
     """sounddevice, imported on first use; a missing PortAudio is a one-line error."""
+    _quiet_alsa()
     try:
         import sounddevice
     except OSError as exc:
