@@ -161,25 +161,33 @@ def test_pain_mid_hold_silences_gives_the_safety_message_and_never_resumes(pulse
 
 
 def test_a_screening_yes_declines_the_routine(pulse, routine_file, tmp_path):
-    # This tests the decline, not recognition. The safety spotter often hears espeak's "yes" as
-    # pain or stop as well (measured over 6 voices x 3 speeds x 16 block alignments: a clean "yes"
-    # in about 60%; en-us at 150 wpm in 12 of 16), which ends the session as pain or stopped
-    # instead: never started either way. en-gb at 170 wpm was a clean "yes" in 16 of 16.
+    # This tests the decline, not recognition, so it gives recognition three sessions. The safety
+    # spotter sometimes hears "pain" in espeak's "yes" as well, before the answer: through the null
+    # sinks, en-gb at 170 wpm was heard as pain first in 2 of 24 sessions (and not at all in 1).
+    # Such a session ends with the safety advice. Every session must end without the routine
+    # starting; the first that hears the "yes" must decline it.
     yes = speechset.espeak("yes", "en-gb", 170)
-    with Rehearsal(pulse, routine_file(SCREENED), tmp_path) as r:
-        asked = r.wait_for("guide: Are you pregnant?", timeout_s=60)
-        r.say_at(asked + 2.0, yes)
-        # "yes" is heard about four times in five (see the listening figures); a person who is not
-        # heard is asked again, and answers again.
-        reply = r.wait_for("Not advised during pregnancy|I didn't catch an answer", timeout_s=10)
-        if "catch" in r.captions[-1][1] or not any("Not advised" in line for _, line in r.captions):
-            again = r.wait_for("guide: Are you pregnant?", timeout_s=10, after=reply)
-            r.say_at(again + 2.0, yes)
-        r.wait_for("guide: Not advised during pregnancy. So I won't guide you", timeout_s=10)
-        assert r.process.wait(timeout=40) == 0
-        r.wait_for("session ended", timeout_s=1)
-    (row,) = history(tmp_path)
-    assert row["outcome"] == "declined", r.captions
+    outcomes = []
+    for attempt in range(3):
+        data = tmp_path / f"session{attempt}"
+        with Rehearsal(pulse, routine_file(SCREENED), data) as r:
+            asked = r.wait_for("guide: Are you pregnant?", timeout_s=60)
+            r.say_at(asked + 2.0, yes)
+            # A person who is not heard is asked again, and answers again.
+            reply = r.wait_for("Not advised during pregnancy|I didn't catch an answer|session ended", timeout_s=10)
+            if "catch" in r.captions[-1][1]:
+                again = r.wait_for("guide: Are you pregnant?", timeout_s=10, after=reply)
+                r.say_at(again + 2.0, yes)
+            assert r.process.wait(timeout=50) == 0
+            r.wait_for("session ended", timeout_s=1)
+        said = [line for _, line in r.captions]
+        assert not any("Sit on a sturdy chair" in line for line in said), said
+        (row,) = history(data)
+        outcomes.append(row["outcome"])
+        if row["outcome"] != "pain":
+            break
+    assert outcomes[-1] == "declined", (outcomes, said)
+    assert any("guide: Not advised during pregnancy. So I won't guide you" in line for line in said), said
 
 
 def test_killing_the_input_stream_pauses_the_guide_and_says_why(pulse, tmp_path, monkeypatch):
