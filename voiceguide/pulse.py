@@ -209,6 +209,8 @@ class MonitorRecorder:
         sd = sounddevice_module()
         self._chunks: list[tuple[float, np.ndarray]] = []
         self._lock = threading.Lock()
+        self.overflows = 0
+        """Chunks PortAudio reported it had lost input before: the recording has a hole there."""
         self._stream = sd.InputStream(
             samplerate=INPUT_RATE, channels=1, dtype="int16", blocksize=self.CHUNK, latency="low",
             device=device, callback=self._callback,
@@ -217,6 +219,8 @@ class MonitorRecorder:
 
     def _callback(self, indata, frames, time_info, status) -> None:
         stamp = time.monotonic()
+        if status.input_overflow:
+            self.overflows += 1
         with self._lock:
             self._chunks.append((stamp, indata[:, 0].copy()))
 
