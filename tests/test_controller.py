@@ -73,6 +73,7 @@ class Says:
 class ScriptedPath:
     def __init__(self, script: list[Says], log: SessionLog, fail_at_s: float | None = None, engine: str = "scripted"):
         self.engine = engine
+        self.waits_for_voice = False
         self._script = list(script)
         self._log = log
         self._fail_at = fail_at_s
@@ -324,6 +325,7 @@ class Fed:
 
     def __init__(self, engine: str):
         self.engine = engine
+        self.waits_for_voice = False
         self.fed: list[float] = []
 
     def accept(self, block, t):

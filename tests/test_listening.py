@@ -132,6 +132,42 @@ def test_every_event_says_what_when_and_which_engine(sets, english):
     assert set(row) == {"t", "command", "text", "engine", "confidence"} and row["command"] in SAFETY
 
 
+class Counted:
+    """A real recognition path that notes how much audio it is given."""
+
+    def __init__(self, path):
+        self.path, self.engine, self.fed_s = path, path.engine, 0.0
+        self.waits_for_voice, self.at_word_end = path.waits_for_voice, path.at_word_end
+
+    def accept(self, block, t):
+        self.fed_s += len(block) / INPUT_RATE
+        return self.path.accept(block, t)
+
+    def finish(self, t):
+        return self.path.finish(t)
+
+    def reset(self):
+        self.path.reset()
+
+
+def test_the_commands_spotter_hears_only_around_sound_and_still_hears_the_command(english):
+    """In a quiet room, the spotter for the other commands rests except around sound that could
+    be a command (it costs nothing in a hold); the safety spotter hears everything."""
+    rng = np.random.default_rng(4)
+    room = lambda s: (rng.standard_normal(s * INPUT_RATE) * 20).astype(np.int16)  # noqa: E731  (-64 dBFS)
+    word = speechset.espeak("repeat", "en-us", 160)
+    samples = np.concatenate([room(8), word, room(8)])
+    paths, _ = build_paths(english, "pocketsphinx")
+    counted = [Counted(p) for p in paths]
+    events = listen_to(PcmInput(Pcm(samples, INPUT_RATE)), counted)
+    assert [e.command for e in events if e.engine == "pocketsphinx"] == [Command.REPEAT], events
+    spotter, commands, answers = counted
+    total_s = len(samples) / INPUT_RATE
+    assert spotter.fed_s == pytest.approx(total_s, abs=0.05)
+    word_s = len(word) / INPUT_RATE
+    assert commands.fed_s <= word_s + 1.0 and answers.fed_s <= word_s + 1.0, (commands.fed_s, word_s)
+
+
 def test_one_command_heard_by_both_paths_is_one_event():
     dedup = Dedup(window_s=1.0)
     stop = Command.STOP

@@ -17,6 +17,7 @@ so its paths take turns; the threads keep a slow vosk from holding up the spotte
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
@@ -45,6 +46,12 @@ STOP_TAIL_S = 0.5
 (in 16 of 24 espeak-ng stops), and the command paths "help". A pain from the same path, or any
 other command, this soon after a stop is that tail. Pain words were heard as stop-then-pain this
 close in 2 of 168 espeak-ng utterances; those 2 now count as stop."""
+VOICE_LOOKBACK_BLOCKS = 20
+"""A path that waits for voice is given the 0.4 s before the first block that could hold a
+command, so that it hears the word from its start..."""
+VOICE_HANGOVER_BLOCKS = 25
+"""...and is fed until 0.5 s after the last such block: past the word's end, where the spotter
+decides, and across the short dips inside a phrase."""
 DEAF_AFTER_S = 0.5
 """No microphone audio, or a recognizer this far behind, for this long means the guide is deaf."""
 
@@ -181,6 +188,7 @@ class Listener:
         self._stop = threading.Event()
         self._queues = [queue.Queue() for _ in paths]
         self._engines = [p.engine for p in paths]
+        self._waits = [p.waits_for_voice for p in paths]
         self._threads = [threading.Thread(target=self._read, name="listener-read", daemon=True)] + [
             threading.Thread(target=self._recognize, args=(i, p, q), name=f"listener-{p.engine}", daemon=True)
             for i, (p, q) in enumerate(zip(paths, self._queues))
@@ -247,8 +255,16 @@ class Listener:
         return None
 
     def _read(self) -> None:
+        """Cancels the echo, shows each block to the gate, and hands it to the paths that listen.
+
+        A path that waits for voice (a spotter that hears neither stop nor pain) is fed only while
+        the gate finds sound that could be a command, from VOICE_LOOKBACK_BLOCKS before it to
+        VOICE_HANGOVER_BLOCKS after: a detection anywhere else would be dropped by the gate anyway.
+        In holds and under the guide's own voice it rests, and costs nothing."""
         samples = moves = 0
         told = [False] * len(self._queues)  # each path: told that it rests, and has nothing queued before that
+        recent: collections.deque = collections.deque(maxlen=VOICE_LOOKBACK_BLOCKS)
+        voiced = 0  # blocks for which the paths that wait for voice are still fed
         try:
             while not self._stop.is_set():
                 block = self._source.read(READ_TIMEOUT_S)
@@ -269,12 +285,17 @@ class Listener:
                         moves = self._echo.moves
                         self.gate.relearn()
                     block, played = self._cancelled(block, samples)
-                self.gate.observe(block, played)
+                could_be_command = self.gate.observe(block, played)
                 samples += len(block)
                 t = samples / INPUT_RATE
+                backlog = list(recent) if could_be_command and not voiced else []
+                voiced = VOICE_HANGOVER_BLOCKS if could_be_command else max(0, voiced - 1)
+                recent.append((block, t))
                 listening = self._listening
                 for i, (engine, q) in enumerate(zip(self._engines, self._queues)):
-                    if engine in listening:
+                    if engine in listening and (voiced or not self._waits[i]):
+                        for item in backlog if self._waits[i] else ():
+                            q.put(item)
                         q.put((block, t))
                         told[i] = False
                     elif told[i] and q.empty():

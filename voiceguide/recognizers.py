@@ -135,6 +135,8 @@ class PocketsphinxSpotter:
             raise UsageError("nothing to listen for: the vocabulary has no phrases for this spotter")
         self.engine = engine
         self._phrases = phrases
+        self.waits_for_voice = not any(p.command in SAFETY_COMMANDS for p in phrases)
+        """Without stop and pain it may rest while nobody speaks (see Listener._read)."""
         # Each phrase (and pronunciation) becomes one pseudo-word, so the hypothesis names the
         # exact entry that fired and each entry keeps its own threshold.
         self._decoder = _decoder({f"kw{i}": p.phones for i, p in enumerate(phrases)}, kws_delay=KWS_DELAY_FRAMES)
@@ -207,6 +209,7 @@ class VoskRecognizer:
 
     engine = "vosk"
     at_word_end = False
+    waits_for_voice = False  # it hears stop and pain too
 
     def __init__(self, model, vocab: Vocabulary, min_confidence: float = VOSK_MIN_CONFIDENCE):
         vosk = _vosk()
@@ -265,6 +268,7 @@ class PocketsphinxGrammar:
     """
 
     at_word_end = False
+    waits_for_voice = False  # it has an endpointer of its own, and hears stop and pain too
 
     def __init__(self, vocab: Vocabulary, meanings: tuple, engine: str = "pocketsphinx-grammar"):
         phrases = key_phrases(vocab, meanings)

@@ -96,9 +96,10 @@ class SpeechGate:
         """Whether a block is no louder than the room: nobody is speaking in it."""
         return level_db(mic) < max(min(self._levels, default=np.inf) + MARGIN_DB, MIN_LEVEL_DB)
 
-    def observe(self, mic: np.ndarray, played: np.ndarray | None = None) -> None:
+    def observe(self, mic: np.ndarray, played: np.ndarray | None = None) -> bool:
         """One block of microphone audio (after echo cancellation) and what the guide played at
-        the same moment (None when there is no reference)."""
+        the same moment (None when there is no reference). Returns whether a command other than
+        stop and pain could be in it."""
         level = level_db(mic)
         self._levels.append(level)
         room = level >= max(min(self._levels) + MARGIN_DB, MIN_LEVEL_DB)
@@ -126,6 +127,7 @@ class SpeechGate:
         with self._lock:
             self._safety.append(safety)
             self._other.append(other)
+        return other
 
     def admits(self, t: float, safety: bool, at_word_end: bool = False) -> bool:
         """Whether a detection decided at audio time t (seconds) had a word behind it; `safety`
