@@ -1,6 +1,7 @@
 """The guide's ears: audio in, Command events out, on a queue.
 
-A reader thread takes blocks from an AudioInput and hands each block to every recognition path;
+A reader thread takes blocks from an AudioInput and hands each block to every recognition path
+that listens (those that wait for voice only around sound that could be a command, see _read);
 each path runs in its own thread, so a slow command recognizer can never hold up the safety
 spotter. Every event carries the audio time of its detection: seconds of audio read since the
 listener started, which is the session clock.
