@@ -10,7 +10,7 @@ import pytest
 
 from voiceguide import hearing, speechset
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm
-from voiceguide.echo import EchoCanceller, EchoPath, PlayedAudio
+from voiceguide.echo import REST_AFTER_S, SILENT_LEVEL, EchoCanceller, EchoPath, PlayedAudio
 from voiceguide.inputs import PcmInput
 from voiceguide.listener import build_paths, listen_to
 
@@ -144,6 +144,31 @@ def test_a_voice_or_noise_with_no_echo_moves_nothing(scene, guide_played):
     mic = np.clip(mic + rng.normal(0, 300, len(mic)), -32768, 32767).astype(np.int16)
     path, _, _ = tracked(guide_played, mic)
     assert path.tracker.moves == 0 and path.tracker.shift == 0
+
+
+def test_the_canceller_rests_in_a_long_silence_of_the_guide(scene, guide_played):
+    """The guide's 12 s, then 4 s of a hold. For a listener that uses the recording while there is
+    no echo, the canceller works through the guide's speech and its pauses, and REST_AFTER_S into
+    the hold it rests: from then on the blocks come back exactly as recorded."""
+    rng = np.random.default_rng(3)
+    n = 16 * INPUT_RATE
+    mic = guide_played.echo(0, n, -6, 40) + rng.normal(0, 30, n)
+    mic = np.clip(mic, -32768, 32767).astype(np.int16)
+    path = EchoPath(guide_played, EchoCanceller())
+    worked = []
+    cancel = path.canceller.cancel
+    path.canceller.cancel = lambda m, r: worked.append(i) or cancel(m, r)
+    out = np.zeros_like(mic)
+    for i in range(0, n - 319, 320):
+        out[i : i + 320], _ = path.cancel(mic[i : i + 320], i, only_if_echo=True)
+    last_sound = max(i for i in range(0, n - 319, 320) if np.abs(guide_played.heard(i, 320)).max() > SILENT_LEVEL)
+    rest = round(REST_AFTER_S * INPUT_RATE)
+    assert 11 * INPUT_RATE < last_sound < 12 * INPUT_RATE and path.tracker.shift == 0
+    assert worked == list(range(0, last_sound + rest + 1, 320))
+    hold = slice(last_sound + rest + 320, n)
+    assert np.array_equal(out[hold], mic[hold])
+    speech = slice(11 * INPUT_RATE, 12 * INPUT_RATE)
+    assert db(mic[speech], out[speech]) >= 10
 
 
 def test_steady_noise_at_any_level_is_never_heard_as_a_command(vocab):

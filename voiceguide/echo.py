@@ -34,6 +34,8 @@ SILENT_LEVEL = 16
 ECHO_AFTER_FRAMES = 5
 """Frames beyond the filter's reach during which a played sound may still echo (the lead the
 reference is given over the device path)."""
+REST_AFTER_S = 2.0
+"""Seconds of silence from the guide after which a listener without echo rests the canceller."""
 INSTALL_HINT = "install it with: sudo apt-get install libspeexdsp1"
 
 
@@ -211,6 +213,8 @@ class EchoPath:
         self.played = played
         self.canceller = canceller
         self.tracker = DelayTracker(played.lead_ms)
+        self._quiet = 0  # blocks since the last one with sound in the reference
+        self._rest_after = round(REST_AFTER_S * 1000 / BLOCK_MS)
 
     @property
     def found(self) -> bool:
@@ -224,10 +228,21 @@ class EchoPath:
         tracker moved the reference."""
         return self.played.jumps + self.tracker.moves
 
-    def cancel(self, block: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Microphone block from sample `start` -> (the block without the echo, the reference used)."""
+    def cancel(self, block: np.ndarray, start: int, only_if_echo: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Microphone block from sample `start` -> (the block without the echo, the reference used).
+
+        With `only_if_echo`, for a caller that uses the block as recorded while there is no echo,
+        the canceller rests once nothing has played for REST_AFTER_S (a hold, the voice menu
+        waiting, before the guide's first words), and the block comes back as it was: that saves
+        0.13 ms a block, a third of the reader's work. Not sooner: the canceller's state goes on
+        changing for a while after the guide falls silent, and resting it in the pauses between
+        sentences changed what the spotter heard over the guide's voice (10 of 18 stops heard
+        as stop in test_echo's double talk, against 15)."""
         reference = self.played.heard(start - self.tracker.shift, len(block))
         self.tracker.observe(block, reference)
+        self._quiet = 0 if np.abs(reference).max() > SILENT_LEVEL else self._quiet + 1
+        if only_if_echo and self._quiet > self._rest_after:
+            return block, reference
         return self.canceller.cancel(block, reference), reference
 
 

@@ -320,7 +320,7 @@ class Listener:
         recorded; on devices with no echo path, "stop" was followed by "pain" 0.7 s later in 1 of
         6 sessions, 0 of 10 as recorded). The switch back to the recording waits for a quiet
         block, so that it never falls inside a word."""
-        cancelled, played = self._echo.cancel(block, start)
+        cancelled, played = self._echo.cancel(block, start, only_if_echo=self._as_recorded)
         if self._echo.canceller.echoing and self._echo.found:
             self._as_recorded = False
         elif not self._as_recorded and self.gate.quiet(block):
