@@ -519,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("bench", help="measure speed and latency; prints figures beside their targets")
-    p.add_argument("suite", nargs="?", default="all", choices=["all", "speak", "listen", "session"], help="all (the default): the whole promise in one run, about 9 minutes; speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
+    p.add_argument("suite", nargs="?", default="all", choices=["all", "speak", "listen", "session"], help="all (the default): the whole promise in one run, 5 to 8 minutes; speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
     p.add_argument("--trials", type=int, help="stops to time: per combination for all (default 2), in total for speak and session (default 32)")
     p.add_argument("--korean-model", metavar="PATH", help="listen: also measure vosk with this Korean model folder")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
