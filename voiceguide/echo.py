@@ -39,6 +39,11 @@ REST_AFTER_S = 2.0
 INSTALL_HINT = "install it with: sudo apt-get install libspeexdsp1"
 
 
+def has_sound(reference: np.ndarray) -> bool:
+    """Whether a frame of what was played could echo at all (see SILENT_LEVEL)."""
+    return bool(np.abs(reference).max() > SILENT_LEVEL)
+
+
 def _library():
     name = ctypes.util.find_library("speexdsp")
     if name is None:
@@ -90,7 +95,7 @@ class EchoCanceller:
         self._lib.speex_echo_cancellation(self._echo, mic.ctypes.data, played.ctypes.data, out.ctypes.data)
         if self._pre is not None:
             self._lib.speex_preprocess_run(self._pre, out.ctypes.data)
-        self._since_played = 0 if np.abs(played).max() > SILENT_LEVEL else self._since_played + 1
+        self._since_played = 0 if has_sound(played) else self._since_played + 1
         return out
 
     @property
@@ -187,7 +192,7 @@ class DelayTracker:
         n = len(mic)
         self._mic[slot * n : (slot + 1) * n] = mic
         self._ref[slot * n : (slot + 1) * n] = reference
-        self._active[slot] = np.abs(reference).max() > SILENT_LEVEL
+        self._active[slot] = has_sound(reference)
         self._blocks += 1
         if self._blocks % self.EVERY or self._active.mean() < 0.5:
             return
@@ -240,7 +245,7 @@ class EchoPath:
         as stop in test_echo's double talk, against 15)."""
         reference = self.played.heard(start - self.tracker.shift, len(block))
         self.tracker.observe(block, reference)
-        self._quiet = 0 if np.abs(reference).max() > SILENT_LEVEL else self._quiet + 1
+        self._quiet = 0 if has_sound(reference) else self._quiet + 1
         if only_if_echo and self._quiet > self._rest_after:
             return block, reference
         return self.canceller.cancel(block, reference), reference
