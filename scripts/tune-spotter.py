@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Tune the keyword spotter's threshold for every phrase of a vocabulary, on synthesized speech.
 
-For each phrase, spotted on its own, thresholds are tried from strict to permissive (1e0 to 1e-70,
-in steps of 1e5). The first that hears at least the target share of the phrase's clean utterances
+For each phrase, spotted on its own, thresholds are tried from strict to permissive (1e0 to 1e-60,
+the vocabulary's limits, in steps of 1e5). The first that hears at least the target share of the phrase's clean utterances
 wins: --safety-recall for stop and pain, --recall for the rest. The other commands are also held
 to --max-false-per-hour over the negatives (routine narration and every other command's phrases):
 past that, the most permissive threshold within the budget wins. Stop and pain are not: a missed
@@ -30,13 +30,13 @@ import numpy as np
 
 from voiceguide import hearing, speechset
 from voiceguide.audio import BLOCK_MS, INPUT_RATE, Pcm
-from voiceguide.content import Spotting, load_library
+from voiceguide.content import THRESHOLD_EXP_RANGE, Spotting, load_library
 from voiceguide.inputs import PcmInput
 from voiceguide.listener import listen_to
 from voiceguide.recognizers import SAFETY_COMMANDS, PocketsphinxSpotter, key_phrases
 
 TUNING_VOICES = ("en-us+m1", "en-gb+f3", "en-us+f5", "en-gb-x-rp+m5")
-EXPONENTS = tuple(range(-70, 1, 5))
+EXPONENTS = tuple(range(THRESHOLD_EXP_RANGE[0], THRESHOLD_EXP_RANGE[1] + 1, 5))
 BLOCK = INPUT_RATE * BLOCK_MS // 1000
 
 
