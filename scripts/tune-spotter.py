@@ -2,8 +2,8 @@
 """Tune the keyword spotter's threshold for every phrase of a vocabulary, on synthesized speech.
 
 For each phrase, spotted on its own, thresholds are tried from strict to permissive (1e0 to 1e-60,
-the vocabulary's limits, in steps of 1e5). The first that hears at least the target share of the phrase's clean utterances
-wins: --safety-recall for stop and pain, --recall for the rest. The other commands are also held
+the vocabulary's limits, in steps of 1e5). The first that hears at least the target share of the
+phrase's clean utterances wins: --safety-recall for stop and pain, --recall for the rest. The other commands are also held
 to --max-false-per-hour over the negatives (routine narration and every other command's phrases):
 past that, the most permissive threshold within the budget wins. Stop and pain are not: a missed
 stop or pain cannot be undone, and the listener's gate and echo canceller, not the threshold, keep
