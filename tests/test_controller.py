@@ -17,7 +17,8 @@ from voiceguide.content import Answer, Command, load_library
 from voiceguide.controller import State, Timing
 from voiceguide.history import History
 from voiceguide.inputs import ClockedInput
-from voiceguide.listener import ANSWERS_ENGINE
+from voiceguide.controller import DECISION_WAIT_S
+from voiceguide.listener import ANSWERS_ENGINE, Dismissed, Silence
 from voiceguide.outputs import SimulatedOutput
 from voiceguide.recognizers import Heard
 from voiceguide.session import Session, SessionLog, SessionOptions, SessionParts, run_routine
@@ -61,7 +62,7 @@ class Says:
 
     def __init__(self, command, after: str | None = None, delay_s: float = 0.5, nth: int = 1, at_s: float | None = None, text: str | None = None):
         self.command, self.after, self.delay_s, self.nth, self.at_s = command, after, delay_s, nth, at_s
-        self.text = text or command.value
+        self.text = text or getattr(command, "value", "")
 
     def due(self, records) -> float | None:
         if self.at_s is not None:
@@ -86,7 +87,10 @@ class ScriptedPath:
             due = says.due(self._log.records)
             if due is not None and t >= due:
                 self._script.remove(says)
-                heard.append(Heard(says.command, says.text, 1.0, t))
+                if isinstance(says.command, type):  # a listener event of the two-stage listener, as it is
+                    self.events.put(says.command(says.text, self.engine, t))
+                else:
+                    heard.append(Heard(says.command, says.text, 1.0, t))
         return heard
 
     def finish(self, t):
@@ -140,6 +144,7 @@ def guide(tmp_path, shipped):
             SessionParts(output, mic, clock, simulated=True), shipped.vocabularies["en"], options or SessionOptions(timing=timing),
             log, history, cache, paths=[path, *extra_paths],
         )
+        path.events = session.events
         if interrupt_at_s is not None:
             path.accept = _interrupting(path.accept, session, interrupt_at_s)
         session.start()
@@ -467,3 +472,49 @@ def test_the_rate_and_volume_the_person_chose_are_kept_for_the_next_session(guid
     found = settings.resolve({}, tmp_path / "none.toml")
     assert (found["rate"], found.sources["rate"]) == (200, "kept") and found.sources["volume"] == "kept"
     assert settings.resolve({"rate": 120}, tmp_path / "none.toml")["rate"] == 120
+
+
+# --- two stages: a silence, then the verdict -----------------------------------------------------
+
+
+def test_a_silence_not_confirmed_picks_the_sentence_up_again_from_its_start(guide):
+    script = [Says(Silence, after="Lean back slowly.", delay_s=0.4, text="pain"),
+              Says(Dismissed, after="Lean back slowly.", delay_s=1.2, text="lean back")]
+    (result,), records, session = guide(script)
+    silenced, resumed = first(records, "silenced"), first(records, "resumed")
+    assert 0.4 <= silenced["t"] - first(records, "cue_started", text="Lean back slowly.")["t"] <= 0.4 + BLOCK_MS / 1000 + 1e-3
+    assert resumed["text"] == "pain" and resumed["t"] >= silenced["t"]
+    assert spoken(records).count("Lean back slowly.") == 2  # said again from its start, with no chime or words
+    assert spoken(records, silenced["t"])[:1] == ["Lean back slowly."]
+    after = [r for r in records if r["t"] >= silenced["t"] and r["type"] in ("cue_started", "resumed")]
+    assert after[0]["type"] == "resumed" and after[1].get("text") == "Lean back slowly."
+    assert result.outcome == "completed" and result.commands == []
+
+
+def test_a_silence_confirmed_as_pain_gives_the_safety_message_and_ends(guide):
+    script = [Says(Silence, after="Lean back slowly.", delay_s=0.4, text="stop"),
+              Says(Command.PAIN, after="Lean back slowly.", delay_s=1.0, text="it hurts")]
+    (result,), records, session = guide(script)
+    assert result.outcome == "pain"
+    assert spoken(records, first(records, "silenced")["t"]) == ["Let's end here and rest."]
+    assert not [r for r in records if r["type"] == "resumed"]
+
+
+def test_a_silence_with_no_verdict_in_time_is_taken_as_stop(guide):
+    (result,), records, session = guide([Says(Silence, after="Lean back slowly.", delay_s=0.4, text="stop")])
+    silenced = first(records, "silenced")
+    stopped_at = first(records, "cue_started", text="Stopped. Say resume within 3 seconds to pick up from the start of this step.")["t"]
+    assert DECISION_WAIT_S <= stopped_at - silenced["t"] <= DECISION_WAIT_S + 1.0
+    assert result.outcome == "stopped"
+
+
+def test_a_silence_in_a_hold_picks_the_hold_up_where_it_was(guide):
+    script = [Says(Silence, after="Hold for 6 seconds.", delay_s=2.0, text="pain"),
+              Says(Dismissed, after="Hold for 6 seconds.", delay_s=2.5, text="cough")]
+    (result,), records, session = guide(script)
+    hold_start = next(r["t"] for r in records if r["type"] == "cue_started" and r.get("kind") == "hold")
+    resumed = first(records, "resumed")
+    after_hold = next(r["t"] for r in records if r["type"] == "cue_started" and r["t"] > resumed["t"])
+    # 6 s of hold in all: the 2 s before the silence, and the rest after the verdict.
+    assert 6.0 <= after_hold - hold_start - (resumed["t"] - first(records, "silenced")["t"]) <= 6.0 + 0.1
+    assert result.outcome == "completed"

@@ -293,18 +293,31 @@ def command_wav(tmp_path_factory):
     return path
 
 
-def test_listen_prints_json_per_command(cli, command_wav, tmp_path):
-    """The command's contract: one JSON object per event, in time order, on resampled audio. How
-    well it hears is scored above; false pains in the silence are part of what is measured there."""
+def test_listen_prints_json_per_command(cli, command_wav):
+    """The command's contract: one JSON object per decision, in time order, on resampled audio;
+    English is decided by Whisper, and the trigger's silences are records without a command."""
+    result = cli("listen", str(command_wav), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    decided = [r for r in rows if "command" in r]
+    assert all(set(r) == {"t", "command", "text", "engine", "confidence"} for r in decided)
+    assert all(set(r) == {"t", "silence", "engine"} for r in rows if "command" not in r)
+    assert [r["t"] for r in rows] == sorted(r["t"] for r in rows)
+    stop = next(r for r in decided if r["command"] == "stop")
+    after = next(r for r in decided if r["command"] == "resume")
+    assert 1.0 < stop["t"] < 2.5 and after["t"] > stop["t"] + 1.0
+    assert stop["engine"] == "whisper" and stop["text"] == "stop"
+    silence = next(r for r in rows if "command" not in r)
+    assert silence["t"] <= stop["t"] and silence["engine"] == "pocketsphinx-trigger"
+
+
+def test_listen_without_the_whisper_model_falls_back_to_pocketsphinx_and_says_so(cli, command_wav, tmp_path):
+    # A models folder whose manifest has no Whisper model: English listens as it did before it.
     result = cli("listen", str(command_wav), "--json", env={"VOICEGUIDE_MODELS": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert all(set(r) == {"t", "command", "text", "engine", "confidence"} for r in rows)
-    assert [r["t"] for r in rows] == sorted(r["t"] for r in rows)
     stop = next(r for r in rows if r["command"] == "stop")
-    after = next(r for r in rows if r["command"] == "resume")
-    assert 1.0 < stop["t"] < 2.0 and after["t"] > stop["t"] + 1.0
-    assert stop["engine"] == "pocketsphinx-spotter" and stop["text"] == "stop"
+    assert stop["engine"] == "pocketsphinx-spotter" and stop["text"] == "stop" and 1.0 < stop["t"] < 2.0
     assert "no vosk model for 'en'" in result.stderr and "voiceguide models download vosk-model-small-en-us-0.15" in result.stderr
 
 

@@ -27,7 +27,8 @@ def test_a_simulated_session_hears_pain_silences_at_once_and_writes_its_files(tm
     assert {r["type"] for r in records} == {"cue_started", "command", "silenced", "ended"}
     heard = next(r for r in records if r["type"] == "command" and r["command"] == "pain")
     silenced = next(r for r in records if r["type"] == "silenced")
-    assert silenced["t"] - pain_end <= 0.300 and 0 <= silenced["t"] - heard["heard_at"] <= BLOCK_MS / 1000 + 1e-3
+    # Silence as the word ends (the trigger), then the decision within a second.
+    assert silenced["t"] - pain_end <= 0.300 and silenced["t"] <= heard["heard_at"] <= pain_end + 1.0
     after = [r for r in records if r["t"] >= silenced["t"] and r["type"] == "cue_started"]
     assert [r["kind"] for r in after] == ["tone", "speech"] and after[1]["text"].startswith("Let's end the session here")
     assert records[-1]["type"] == "ended" and records[-1]["outcome"] == "pain"
@@ -35,10 +36,11 @@ def test_a_simulated_session_hears_pain_silences_at_once_and_writes_its_files(tm
     played = read_wav(out)
     assert played.rate == OUTPUT_RATE and abs(len(played.samples) / OUTPUT_RATE - records[-1]["t"]) < 0.05
     chime = scale(earcon(OUTPUT_RATE), DEFAULT_VOLUME)
-    near = round(silenced["t"] * OUTPUT_RATE)  # event times are rounded to the millisecond
-    starts = [i for i in range(near - 30, near + 30) if np.array_equal(played.samples[i : i + len(chime)], chime)]
-    assert len(starts) == 1, "the chime does not follow the silencing at once"
-    assert not played.samples[starts[0] - OUTPUT_RATE // 2 : starts[0]].any()  # 75 s in is mid-hold: silence before
+    near = round(heard["heard_at"] * OUTPUT_RATE)  # event times are rounded to the millisecond
+    block = BLOCK_MS * OUTPUT_RATE // 1000
+    starts = [i for i in range(near - 30, near + block + 30) if np.array_equal(played.samples[i : i + len(chime)], chime)]
+    assert len(starts) == 1, "the chime does not follow the decision at once"
+    assert not played.samples[round(silenced["t"] * OUTPUT_RATE) : starts[0]].any()  # silent from the trigger on
     transcript = (tmp_path / "t.txt").read_text()
     assert 'heard: "pain" (pain)' in transcript and "session ended: pain" in transcript
     assert transcript.splitlines() == [line for line in result.stdout.splitlines() if line.strip() and not line.startswith("wrote ")]
@@ -118,16 +120,13 @@ def test_the_guide_does_not_obey_its_own_voice_but_hears_a_stop_over_it(tmp_path
         assert result.returncode == 0, result.stderr
         return [json.loads(line) for line in events.read_text().splitlines()]
 
-    quiet = Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)
-    # Without cancelling, its own voice sets the spotter off.
-    assert [r for r in run(quiet, "--no-echo-cancel") if r["type"] == "command"] != []
     timeline = json.loads(run_cli("show", "warm-up", "--json").stdout)["cues"]
     said_at = timeline[-1]["start_s"] + 1.0  # a second into the closing sentence
     track, (stop_end,) = person([(said_at, "stop")])
     records = run(track)
-    # Nothing is heard before the person's word. Over the guide's voice the spotter may hear this
-    # "stop" as "it hurts" (pain): the guide silences either way, and pain is the safe mistake.
+    # Nothing is obeyed before the person's word (the trigger may silence the guide in its own
+    # voice; the decision then picks the sentence up again), and the word silences it as it ends.
     first = next(r for r in records if r["type"] == "command")
-    silenced = next(r for r in records if r["type"] == "silenced")
-    assert first["t"] >= said_at and first["command"] in ("stop", "pain")
+    silenced = next(r for r in records if r["type"] == "silenced" and r["t"] >= said_at)
+    assert first["t"] >= said_at and first["command"] == "stop"
     assert silenced["t"] - stop_end <= 0.300  # negative: decided before the tail of the word

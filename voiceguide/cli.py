@@ -189,6 +189,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.suite == "speak":
         figures = bench.bench_speak(trials=args.trials or 32)
         table = bench.speak_table(figures)
+    elif args.suite == "real":
+        figures = bench.bench_real()
+        table = bench.real_table(figures)
     elif args.suite == "session":
         figures = bench.bench_session(trials=max(args.trials or 32, 4))
         table = bench.session_table(figures)
@@ -213,15 +216,19 @@ def _vocabulary(language: str):
 
 def cmd_listen(args: argparse.Namespace) -> int:
     from .inputs import PcmInput
-    from .listener import build_paths, listen_to
+    from .listener import Dismissed, Silence, build_paths, listen_to
 
     pcm = read_wav(Path(args.wav))
     paths, notices = build_paths(_vocabulary(args.lang), args.engine, Path(args.model) if args.model else None)
     for notice in notices:
         print(notice, file=sys.stderr)
     for event in listen_to(PcmInput(pcm), paths):
+        if isinstance(event, Dismissed):
+            continue  # speech not meant for the guide: nothing to act on
         if args.json:
             _print_json(event.to_json())
+        elif isinstance(event, Silence):
+            print(f"{event.t:8.2f}s  (silence)  \"{event.text}\"?  ({event.engine})")
         else:
             print(f"{event.t:8.2f}s  {event.command.value:<10} \"{event.text}\"  ({event.engine}, {event.confidence:.2f})")
     return EXIT_OK
@@ -234,10 +241,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.action == "list":
         for entry in models.manifest(root):
             state = "installed" if models.is_installed(entry, root) else "not installed"
-            print(f"{entry.name:<34} {entry.language}  {entry.engine:<6} {entry.size / 2**20:6.1f} MiB  {state}")
+            print(f"{entry.name:<34} {entry.language}  {entry.engine:<7} {entry.size / 2**20:6.1f} MiB  {state}")
+        for item in models.packaged(root):
+            folder = models.packaged_dir(item)
+            state = f"installed in {folder}" if folder else f"not installed (pip package {item.package})"
+            print(f"{item.name:<34} {item.language}  {item.engine:<7} {'':>10}  {state}")
         return EXIT_OK
     if not args.name:
         raise UsageError("give the model to download, such as `voiceguide models download vosk-model-small-en-us-0.15`")
+    item = next((p for p in models.packaged(root) if p.name == args.name), None)
+    if item is not None:
+        print(f"installed {item.name} in {models.install_packaged(item)}")
+        return EXIT_OK
     entry = models.find_entry(args.name, root)
     if models.is_installed(entry, root):
         print(f"{entry.name} is already installed in {root / entry.name}")
@@ -519,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("bench", help="measure speed and latency; prints figures beside their targets")
-    p.add_argument("suite", nargs="?", default="all", choices=["all", "speak", "listen", "session"], help="all (the default): the whole promise in one run, 5 to 8 minutes; speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
+    p.add_argument("suite", nargs="?", default="all", choices=["all", "speak", "listen", "session", "real"], help="all (the default): the whole promise in one run, 5 to 8 minutes; real: real people from ../shared/realspeech through the English listener; speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
     p.add_argument("--trials", type=int, help="stops to time: per combination for all (default 2), in total for speak and session (default 32)")
     p.add_argument("--korean-model", metavar="PATH", help="listen: also measure vosk with this Korean model folder")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")

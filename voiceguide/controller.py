@@ -32,7 +32,7 @@ from typing import Callable
 from . import prompts
 from .audio import earcon
 from .content import Answer, Command, Routine, ScreeningQuestion, Vocabulary
-from .listener import CommandEvent
+from .listener import CommandEvent, Dismissed, Silence
 from .player import EventKind, Halt, Player, PlayerEvent
 from .rendering import Segment, SpeechBank
 from .settings import MIN_VOLUME
@@ -40,6 +40,15 @@ from .timeline import Cue, CueKind, Timeline
 from .tts import MAX_RATE_WPM, MIN_RATE_WPM
 
 RATE_STEP_WPM = 25
+FALSE_SILENCES_PER_CUE = 2
+"""After this many silences of one cue that the decision did not confirm, the trigger is not
+heeded again until the next cue (decided stops and pains still act, within about a second):
+talk in the room, or an echo the canceller cannot remove, would otherwise restart the same
+sentence for ever."""
+DECISION_WAIT_S = 3.0
+"""After a silence, how long the guide waits for the verdict on the utterance. The decider gives
+one within about a second of the trigger (1.5 s at most, see whisper.DECIDE_AFTER_TRIGGER_S); none
+by then means the listener is not keeping up, and the silence is taken as a stop."""
 VOLUME_STEP = 1.25
 
 
@@ -134,6 +143,10 @@ class Conversation:
         self._playing: list[Segment] = []
         self._main = False  # whether the timeline (not a prompt) is playing
         self._deaf: Deaf | None = None
+        self._deciding = False  # waiting for the verdict on an utterance that silenced the guide
+        self._false_silences: dict = {}
+        """Cue index of what is playing -> its silences the decision did not confirm."""
+        self._cue_playing = 0
         self._signal: int | None = None
         self.last_prompt: str | None = None
         """What "repeat" says again."""
@@ -149,15 +162,62 @@ class Conversation:
     def _play(self, segments: list[Segment], accepts, start: int = 0, offset: int = 0, main: bool = False) -> Halt:
         """Play until the end, or until an accepted command, deafness or a signal; the reason is
         left in self._pending (None when it played to the end). `main`: the routine's timeline,
-        whose silences are events too, not a prompt or a wait."""
+        whose silences are events too, not a prompt or a wait.
+
+        A Silence (the trigger heard what may be stop or pain, wherever stop may interrupt) halts
+        at once too; then the verdict on the utterance decides. A command stands as the reason;
+        speech not meant for the guide picks up again, speech from the start of its sentence and a
+        hold or wait where it was, with no chime and no words."""
+        self._false_silences = {}
+        while True:
+            self._pending = None
+            self._accepts = frozenset(accepts)
+            self._playing = segments
+            self._main = main
+            self._cue_playing = start
+            halt = self.player.play(segments, start, offset, before_block=self._poll)
+            if self._signal is not None:
+                raise _Interrupted
+            if not isinstance(self._pending, Silence):
+                return halt
+            silence = self._pending
+            verdict = self._await_verdict(accepts)
+            if verdict is not None:
+                self._pending = verdict
+                self._accepts = frozenset(accepts)
+                return halt
+            start, offset = halt.cue_index, halt.offset
+            self._false_silences[start] = self._false_silences.get(start, 0) + 1
+            if start < len(segments) and segments[start].cue.kind is CueKind.SPEECH:
+                offset = 0
+            self._log.emit("resumed", text=silence.text, heard_at=round(silence.t, 3))
+
+    def _await_verdict(self, accepts):
+        """Silence, listening, until the utterance is decided: the command (or deafness) that
+        stands, or None when nothing in it was meant for the guide."""
+        self._deciding = True
+        try:
+            self._play_plain([Segment(Cue(CueKind.SILENCE, "", round(DECISION_WAIT_S * 1000)),
+                                      round(DECISION_WAIT_S * self.player.output.rate), None)],
+                             (*accepts, Dismissed))
+        finally:
+            self._deciding = False
+        if self._signal is not None:
+            raise _Interrupted
+        verdict = self._pending
+        if isinstance(verdict, Dismissed):
+            return None
+        if verdict is None:  # no verdict in time: the safe reading of a possible stop
+            self._log.note("no decision on what was said; taken as stop")
+            return CommandEvent(Command.STOP, "stop", "undecided", 0.0, self._clock.now())
+        return verdict
+
+    def _play_plain(self, segments: list[Segment], accepts) -> Halt:
         self._pending = None
         self._accepts = frozenset(accepts)
         self._playing = segments
-        self._main = main
-        halt = self.player.play(segments, start, offset, before_block=self._poll)
-        if self._signal is not None:
-            raise _Interrupted
-        return halt
+        self._main = False
+        return self.player.play(segments, 0, 0, before_block=self._poll)
 
     def _say(self, text: str, accepts=_SAFETY):
         """Speak a prompt; what interrupted it, or None."""
@@ -207,7 +267,21 @@ class Conversation:
             return True
         return _PRIORITY.get(kind, 1) > _PRIORITY.get(current.command, 1)
 
-    def _heard(self, event: CommandEvent) -> None:
+    def _heard(self, event) -> None:
+        if isinstance(event, Silence):
+            heeded = self._false_silences.get(self._cue_playing, 0) < FALSE_SILENCES_PER_CUE
+            if Command.STOP in self._accepts and not self._deciding and heeded and (
+                    self._pending is None or isinstance(self._pending, CommandEvent) and self._outranks(Command.STOP)):
+                self._pending = event
+            return
+        if isinstance(event, Dismissed):
+            if self._deciding:
+                self._pending = event
+            return
+        if self._deciding and event.command not in self._accepts:
+            self._log.note(f"'{event.text}' does nothing here")
+            self._pending = Dismissed(event.text, event.engine, event.t)
+            return
         if isinstance(event.command, Command):
             self.commands.append({"t": round(event.t, 3), "command": event.command.value, "text": event.text})
         self._record(event, "command")
@@ -223,10 +297,12 @@ class Conversation:
 
     def _on_player_event(self, event: PlayerEvent) -> None:
         if event.kind is EventKind.SILENCED:
-            self._log.emit("silenced")
+            if not self._deciding:  # the wait for a verdict is silence already
+                self._log.emit("silenced")
             return
         if event.kind is not EventKind.CUE_STARTED:
             return
+        self._cue_playing = event.cue_index
         cue = self._playing[event.cue_index].cue
         if cue.kind is CueKind.SPEECH:
             self._log.emit("cue_started", kind="speech", text=cue.text)

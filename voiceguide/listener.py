@@ -14,6 +14,14 @@ Before the paths, the reader cancels the guide's own voice from each block (give
 played) and shows the block to a SpeechGate, which then vets every detection: a keyword heard in
 the room's noise or in the guide's voice is dropped. (pocketsphinx holds the GIL while it decodes,
 so its paths take turns; the threads keep a slow vosk from holding up the spotter.)
+
+English with Whisper (engine "auto" when its model is installed, or "whisper") listens in two
+stages, silence fast and decide right. The reader runs a voice activity detector (Silero VAD)
+instead of the gate: paths are fed only while someone speaks. The pocketsphinx spotter is the
+trigger: its stop or pain becomes a Silence event (the guide goes quiet before its next block),
+never a command. Whisper hears each utterance once it ends (or 1.5 s after a trigger at the
+latest) and says what it meant: a CommandEvent, or Dismissed for speech not meant for the guide,
+after which a silenced guide picks up its sentence again.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ from .recognizers import (
 )
 from .settings import ENGINES
 from .speechgate import SpeechGate
+from .vad import SPEECH_PROB
+from .whisper import DECIDE_AFTER_TRIGGER_S, WhisperPath
 
 DEDUP_S = 1.0
 """Seconds of audio within which the same command, heard again, is the same request."""
@@ -53,6 +63,12 @@ command, so that it hears the word from its start..."""
 VOICE_HANGOVER_BLOCKS = 25
 """...and is fed until 0.5 s after the last such block: past the word's end, where the spotter
 decides, and across the short dips inside a phrase."""
+VAD_HANGOVER_BLOCKS = 15
+"""With the voice detector, an utterance ends 0.3 s after its last voiced block: the detector
+itself lets go within about 0.1 s of a word's end, and the decision waits for this."""
+DECIDER_BEHIND_S = 1.5
+"""The decider falls behind by a decision's length each time it decides (about 0.4 s here), and
+the trigger goes on silencing meanwhile: it is deaf only this far behind."""
 DEAF_AFTER_S = 0.5
 """No microphone audio, or a recognizer this far behind, for this long means the guide is deaf."""
 
@@ -71,6 +87,28 @@ class CommandEvent:
         d["t"] = round(self.t, 3)
         d["confidence"] = round(self.confidence, 3)
         return d
+
+
+@dataclass(frozen=True)
+class Silence:
+    """The trigger heard what may be stop or pain: the guide goes quiet now, and waits for the
+    decision on the utterance (a CommandEvent, or Dismissed)."""
+
+    text: str  # what the trigger took it for
+    engine: str
+    t: float
+
+    def to_json(self) -> dict:
+        return {"t": round(self.t, 3), "silence": self.text, "engine": self.engine}
+
+
+@dataclass(frozen=True)
+class Dismissed:
+    """An utterance decided as not meant for the guide: a silence for it is picked up again."""
+
+    text: str  # the transcript
+    engine: str
+    t: float
 
 
 class Dedup:
@@ -118,13 +156,15 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
     spotters, tuned for stop and pain above all, take most menu words for "pain". vosk hears
     the menu's phrases itself.
     """
-    from .models import installed_model_for
+    from .models import installed_model_for, whisper_model
 
     if engine not in ENGINES:
         raise UsageError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     notices: list[str] = []
     paths: list = []
     english = vocab.language == "en"
+    if english and (engine == "whisper" or engine == "auto" and model is None and whisper_model() is not None):
+        return whisper_paths(vocab, menu), notices
     if english and engine != "vosk":
         paths.append(PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), engine=SPOTTER_ENGINE))
     model_path = model or (installed_model_for(vocab.language) if engine != "pocketsphinx" else None)
@@ -158,6 +198,22 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
     return paths, notices
 
 
+def whisper_paths(vocab: Vocabulary, menu: bool = False) -> list:
+    """English in two stages: the pocketsphinx spotter for stop and pain as the trigger (fed only
+    in detected voice), and Whisper tiny.en deciding every utterance, commands, answers and (with
+    `menu`, whose vocabulary has the routines' names) the voice menu's words too."""
+    from .models import require_whisper_model
+    from .whisper import WhisperDecider, WhisperPath
+
+    trigger = PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), engine=TRIGGER_ENGINE)
+    trigger.waits_for_voice = True
+    return [trigger, WhisperPath(WhisperDecider(require_whisper_model(), vocab))]
+
+
+TRIGGER_ENGINE = "pocketsphinx-trigger"
+"""The spotter whose stop and pain only silence the guide; Whisper decides what was said."""
+
+
 class Listener:
     """Reads audio and recognizes commands in background threads until the input ends or stop().
 
@@ -175,6 +231,15 @@ class Listener:
         self._source = source
         self._echo = EchoPath(played, echo) if echo is not None else None
         self.gate = SpeechGate()
+        self._voice = None
+        if any(getattr(p, "decides", False) for p in paths):
+            from .vad import VoiceActivity
+
+            self._voice = VoiceActivity()
+        self._decider = next((p for p in paths if getattr(p, "decides", False)), None)
+        self._onsets: collections.deque = collections.deque(maxlen=64)
+        """Audio times at which voice began, newest last (the reader appends, the trigger reads)."""
+        self._silenced_onset: float | None = None
         self._as_recorded = True  # the canceller's output is not used while there is no echo
         self._vet = vet
         self.gated = 0
@@ -251,7 +316,7 @@ class Listener:
             return "quiet", f"no audio from the microphone for {quiet_s:.1f} s"
         for engine, q in zip(self._engines, self._queues):
             behind_s = q.qsize() * BLOCK_MS / 1000
-            if behind_s > DEAF_AFTER_S:
+            if behind_s > (DECIDER_BEHIND_S if engine == WhisperPath.engine else DEAF_AFTER_S):
                 return "behind", f"the {engine} recognizer is {behind_s:.1f} s behind the microphone"
         return None
 
@@ -286,11 +351,23 @@ class Listener:
                         moves = self._echo.moves
                         self.gate.relearn()
                     block, played = self._cancelled(block, samples)
-                could_be_command = self.gate.observe(block, played)
+                if self._voice is not None:
+                    # A voice, and (where the guide's voice is being cancelled) louder than what
+                    # the canceller leaves of it: the detector takes that leftover for speech.
+                    could_be_command = self._voice.observe(block) >= SPEECH_PROB
+                    if played is not None:
+                        self.gate.observe(block, played)
+                        could_be_command = could_be_command and self.gate.over_guide
+                    hangover = VAD_HANGOVER_BLOCKS
+                else:
+                    could_be_command = self.gate.observe(block, played)
+                    hangover = VOICE_HANGOVER_BLOCKS
                 samples += len(block)
                 t = samples / INPUT_RATE
                 backlog = list(recent) if could_be_command and not voiced else []
-                voiced = VOICE_HANGOVER_BLOCKS if could_be_command else max(0, voiced - 1)
+                if could_be_command and not voiced:
+                    self._onsets.append(t - len(block) / INPUT_RATE)
+                voiced = hangover if could_be_command else max(0, voiced - 1)
                 recent.append((block, t))
                 listening = self._listening
                 for i, (engine, q) in enumerate(zip(self._engines, self._queues)):
@@ -328,6 +405,9 @@ class Listener:
         return (block if self._as_recorded else cancelled), played
 
     def _emit(self, path, heard: list[Heard]) -> None:
+        if self._voice is not None:
+            self._emit_staged(path, heard)
+            return
         whole = path.engine == MENU_ENGINE
         for h in heard:
             safety = h.command in SAFETY_COMMANDS
@@ -338,6 +418,23 @@ class Listener:
                 continue
             if self._dedup.admit(h, "utterance" if whole else ""):
                 self._events.put(CommandEvent(h.command, h.text, path.engine, h.confidence, h.t))
+
+    def _emit_staged(self, path, heard: list[Heard]) -> None:
+        """Two stages: the trigger's words silence, the decider's verdicts decide (the voice
+        detector has already kept noise and echo away from both)."""
+        for h in heard:
+            if getattr(path, "decides", False):
+                if h.command is None:
+                    self._events.put(Dismissed(h.text, path.engine, h.t))
+                else:
+                    self._events.put(CommandEvent(h.command, h.text, path.engine, h.confidence, h.t))
+            elif h.command in SAFETY_COMMANDS:
+                onset = max((o for o in list(self._onsets) if o <= h.t), default=None)
+                if onset == self._silenced_onset:
+                    continue  # this voice has silenced the guide already
+                self._silenced_onset = onset
+                self._decider.decide_by(h.t + DECIDE_AFTER_TRIGGER_S)
+                self._events.put(Silence(h.text, path.engine, h.t))
 
     def _is_tail(self, h: Heard, engine: str) -> bool:
         """Whether `h` is what a path heard in the rest of a stop (see STOP_TAIL_S); notes stops."""
@@ -377,6 +474,9 @@ class Listener:
                     return
                 block, last_t = item
                 if block is None:
+                    if not resting and getattr(path, "decides", False):
+                        self._emit(path, path.finish(last_t))  # the utterance has ended
+                        path.reset()
                     resting = True
                 else:
                     if resting:

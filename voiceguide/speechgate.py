@@ -86,6 +86,9 @@ class SpeechGate:
         self._safety = bytearray()  # per block: a stop or pain could be behind it
         self._other = bytearray()  # per block: any other command could be
         self._lock = threading.Lock()
+        self.over_guide = False
+        """Whether the last block observed could hold a stop or pain: over the room, and over what
+        the canceller usually leaves of the guide."""
 
     def relearn(self) -> None:
         """Forget the leftover echo learnt so far (the echo path has changed), and expect the
@@ -127,6 +130,7 @@ class SpeechGate:
         with self._lock:
             self._safety.append(safety)
             self._other.append(other)
+        self.over_guide = safety
         return other
 
     def admits(self, t: float, safety: bool, at_word_end: bool = False) -> bool:
