@@ -88,6 +88,8 @@ def _caption_text(record: dict) -> str | None:
         return f"heard: \"{record['text']}\" ({record['command']})"
     if kind == "silenced":
         return "guide: (silenced)"
+    if kind == "resumed":
+        return "guide: (picked up again: nothing meant for the guide)"
     if kind == "ended":
         return f"session ended: {record['outcome']}"
     if kind == "menu":

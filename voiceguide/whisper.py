@@ -40,6 +40,7 @@ SAFETY_LOG_PROB = -6.0
 Real stops scored -0.4 to -4.9 and every other real word at most -7.2 (../shared/realspeech, 160
 clips, 10 s window); a missed pain is the worst mistake, so the bar sits nearer the words."""
 _WORD = re.compile(r"[a-z']+")
+_CLAUSE = re.compile(r"[.,!?;:]+")
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,13 @@ class WhisperDecider:
             longer = bool(said) and said[0] != phrase.split()[0] and said[0].startswith(phrase.split()[0])
             if score >= SAFETY_LOG_PROB and not longer:
                 return Decision(command, phrase, math.exp(score), transcript)
-        # Other commands only when they are the whole utterance: "next" alone is a command,
-        # "see you next week" is talk in the room.
-        meaning = self._owner.get(said)
-        if meaning is not None:
-            return Decision(meaning, " ".join(said), 1.0, transcript)
+        # Other commands only as a clause of their own: "Next." or "Okay. Next." is a command, "see
+        # you next week" is talk in the room. Clauses, not the whole utterance: the window may hold
+        # the end of the guide's own sentence too. The last one counts ("no, stop" means stop).
+        for clause in reversed(_CLAUSE.split(transcript)):
+            meaning = self._owner.get(words(clause))
+            if meaning is not None:
+                return Decision(meaning, " ".join(words(clause)), 1.0, transcript)
         return Decision(None, transcript, 1.0, transcript)
 
     def _find(self, said: tuple[str, ...], command: Command) -> str | None:
