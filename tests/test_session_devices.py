@@ -165,7 +165,7 @@ def test_pain_mid_hold_silences_gives_the_safety_message_and_never_resumes(pulse
         r.wait_for("session ended: pain", timeout_s=1)
         heard = next(i for i, (_, line) in enumerate(r.captions) if "(pain)" in line)
         later = [line for _, line in r.captions[heard + 1 :] if "guide:" in line]
-        assert later and all(any(k in line for k in ("(silenced)", "(chime)", "Let's end here")) for line in later), later
+        assert later and all(any(k in line for k in ("(silenced)", "(chime)", "(picked up again", "Let's end here")) for line in later), later
     (row,) = history(tmp_path)
     assert row["outcome"] == "pain" and "pain" in [c["command"] for c in row["commands"]] and row["ended"]
 

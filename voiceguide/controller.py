@@ -181,7 +181,7 @@ class Conversation:
             if not isinstance(self._pending, Silence):
                 return halt
             silence = self._pending
-            verdict = self._await_verdict(accepts)
+            verdict, said = self._await_verdict(accepts)
             if verdict is not None:
                 self._pending = verdict
                 self._accepts = frozenset(accepts)
@@ -190,11 +190,11 @@ class Conversation:
             self._false_silences[start] = self._false_silences.get(start, 0) + 1
             if start < len(segments) and segments[start].cue.kind is CueKind.SPEECH:
                 offset = 0
-            self._log.emit("resumed", text=silence.text, heard_at=round(silence.t, 3))
+            self._log.emit("resumed", text=silence.text, heard_at=round(silence.t, 3), said=said)
 
     def _await_verdict(self, accepts):
-        """Silence, listening, until the utterance is decided: the command (or deafness) that
-        stands, or None when nothing in it was meant for the guide."""
+        """Silence, listening, until the utterance is decided: (the command or deafness that
+        stands, None) or, when nothing in it was meant for the guide, (None, what was said)."""
         self._deciding = True
         try:
             self._play_plain([Segment(Cue(CueKind.SILENCE, "", round(DECISION_WAIT_S * 1000)),
@@ -206,11 +206,11 @@ class Conversation:
             raise _Interrupted
         verdict = self._pending
         if isinstance(verdict, Dismissed):
-            return None
+            return None, verdict.text
         if verdict is None:  # no verdict in time: the safe reading of a possible stop
             self._log.note("no decision on what was said; taken as stop")
-            return CommandEvent(Command.STOP, "stop", "undecided", 0.0, self._clock.now())
-        return verdict
+            return CommandEvent(Command.STOP, "stop", "undecided", 0.0, self._clock.now()), None
+        return verdict, None
 
     def _play_plain(self, segments: list[Segment], accepts) -> Halt:
         self._pending = None

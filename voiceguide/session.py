@@ -89,7 +89,7 @@ def _caption_text(record: dict) -> str | None:
     if kind == "silenced":
         return "guide: (silenced)"
     if kind == "resumed":
-        return "guide: (picked up again: nothing meant for the guide)"
+        return f"guide: (picked up again: \"{record['said']}\" was not meant for the guide)"
     if kind == "ended":
         return f"session ended: {record['outcome']}"
     if kind == "menu":

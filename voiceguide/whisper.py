@@ -131,8 +131,9 @@ class WhisperDecider:
         return None
 
     def _safety_scores(self, encoded, first: np.ndarray) -> dict:
-        """(command, phrase) -> the best log-probability per token of any of its forms as the transcript's
-        start (per token, so that "that hurts" is not held to a bar set for "stop")."""
+        """(command, phrase) -> the best log-probability of any of its forms as the transcript's start:
+        the whole phrase's, not per token ("Stop it" per token passed on talk whose "Stop" alone was
+        unlikely, since " it" after " Stop" is nearly certain)."""
         import ctranslate2
 
         following = {(): first}
@@ -145,7 +146,7 @@ class WhisperDecider:
                 following[prefix] = _log_softmax(np.asarray(r.logits[0])[0])
         scores: dict = {}
         for command, phrase, tokens in self._safety:
-            lp = sum(float(following[tuple(tokens[:k])][tok]) for k, tok in enumerate(tokens)) / len(tokens)
+            lp = sum(float(following[tuple(tokens[:k])][tok]) for k, tok in enumerate(tokens))
             scores[(command, phrase)] = max(lp, scores.get((command, phrase), -math.inf))
         return scores
 
