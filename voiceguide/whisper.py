@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import INPUT_RATE
-from .content import Command, Meaning, Vocabulary
+from .content import Command, Meaning, MenuWord, Vocabulary
 from .errors import UsageError
 
 WINDOW_FRAMES = 1000
@@ -39,6 +39,9 @@ SAFETY_LOG_PROB = -6.0
 """A stop or pain phrase at least this likely (natural log) as the utterance's start is heard.
 Real stops scored -0.4 to -4.9 and every other real word at most -7.2 (../shared/realspeech, 160
 clips, 10 s window); a missed pain is the worst mistake, so the bar sits nearer the words."""
+START_LOG_PROB = -15.0
+"""The voice menu's start phrase, a few tokens long, is heard at this joint probability: taken by
+mistake it only opens the menu, and missed, nothing else does."""
 _WORD = re.compile(r"[a-z']+")
 _CLAUSE = re.compile(r"[.,!?;:]+")
 
@@ -79,10 +82,17 @@ class WhisperDecider:
         self._features = FeatureExtractor()
         self._start = [*self._tok.sot_sequence, self._tok.no_timestamps]
         self._owner = {words(p): c for c, phrases in vocab.meanings().items() for p in phrases}
-        # Each stop and pain phrase as the transcript would start it, capitalised or not.
+        # Pain first: of the two mistakes, a pain taken for anything else is the worse. In the voice
+        # menu its start phrase too: a synthesized "hello guide" over the device path was written
+        # "The low guide", and nothing else starts the menu.
+        self._forced: tuple = (Command.PAIN, Command.STOP)
+        if vocab.choices:
+            self._forced += (MenuWord.START,)
+        phrases = {**vocab.phrases, **vocab.menu}
+        # Each such phrase as the transcript would start it, capitalised or not.
         self._safety: list[tuple[Meaning, str, list[int]]] = []
-        for command in (Command.STOP, Command.PAIN):
-            for phrase in vocab.phrases.get(command, ()):
+        for command in self._forced:
+            for phrase in phrases.get(command, ()):
                 for form in {phrase[:1].upper() + phrase[1:], phrase}:
                     self._safety.append((command, phrase, self._tok.encode(" " + form)))
         self._prefixes = sorted({tuple(t[:k]) for _, _, t in self._safety for k in range(1, len(t))})
@@ -102,8 +112,7 @@ class WhisperDecider:
         first = _log_softmax(np.asarray(free.logits[0])[0])
         safety = self._safety_scores(encoded, first)
         said = words(transcript)
-        # Pain first: of the two mistakes, a pain taken for anything else is the worse.
-        for command in (Command.PAIN, Command.STOP):
+        for command in self._forced:
             phrase, score = max(((p, s) for (c, p), s in safety.items() if c is command), key=lambda x: x[1])
             in_text = self._find(said, command)
             if in_text is not None:
@@ -111,7 +120,7 @@ class WhisperDecider:
             # "Stopped" starts with the token " Stop" too: the transcript's own first word says
             # whether the forced choice scored a word or the start of a longer one.
             longer = bool(said) and said[0] != phrase.split()[0] and said[0].startswith(phrase.split()[0])
-            if score >= SAFETY_LOG_PROB and not longer:
+            if score >= (START_LOG_PROB if command is MenuWord.START else SAFETY_LOG_PROB) and not longer:
                 return Decision(command, phrase, math.exp(score), transcript)
         # Other commands only as a clause of their own: "Next." or "Okay. Next." is a command, "see
         # you next week" is talk in the room. Clauses, not the whole utterance: the window may hold
