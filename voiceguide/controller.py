@@ -170,12 +170,7 @@ class Conversation:
         hold or wait where it was, with no chime and no words."""
         self._false_silences = {}
         while True:
-            self._pending = None
-            self._accepts = frozenset(accepts)
-            self._playing = segments
-            self._main = main
-            self._cue_playing = start
-            halt = self.player.play(segments, start, offset, before_block=self._poll)
+            halt = self._play_once(segments, accepts, start, offset, main)
             if self._signal is not None:
                 raise _Interrupted
             if not isinstance(self._pending, Silence):
@@ -197,9 +192,9 @@ class Conversation:
         stands, None) or, when nothing in it was meant for the guide, (None, what was said)."""
         self._deciding = True
         try:
-            self._play_plain([Segment(Cue(CueKind.SILENCE, "", round(DECISION_WAIT_S * 1000)),
+            self._play_once([Segment(Cue(CueKind.SILENCE, "", round(DECISION_WAIT_S * 1000)),
                                       round(DECISION_WAIT_S * self.player.output.rate), None)],
-                             (*accepts, Dismissed))
+                             (*accepts, Dismissed), 0, 0, main=False)
         finally:
             self._deciding = False
         if self._signal is not None:
@@ -212,12 +207,14 @@ class Conversation:
             return CommandEvent(Command.STOP, "stop", "undecided", 0.0, self._clock.now()), None
         return verdict, None
 
-    def _play_plain(self, segments: list[Segment], accepts) -> Halt:
+    def _play_once(self, segments: list[Segment], accepts, start: int, offset: int, main: bool) -> Halt:
+        """Play until the end or the first interruption, whatever it is (see _play)."""
         self._pending = None
         self._accepts = frozenset(accepts)
         self._playing = segments
-        self._main = False
-        return self.player.play(segments, 0, 0, before_block=self._poll)
+        self._main = main
+        self._cue_playing = start
+        return self.player.play(segments, start, offset, before_block=self._poll)
 
     def _say(self, text: str, accepts=_SAFETY):
         """Speak a prompt; what interrupted it, or None."""

@@ -45,8 +45,8 @@ from .recognizers import (
 )
 from .settings import ENGINES
 from .speechgate import SpeechGate
-from .vad import SPEECH_PROB
-from .whisper import DECIDE_AFTER_TRIGGER_S, WhisperPath
+from .vad import SPEECH_PROB, VoiceActivity
+from .whisper import DECIDE_AFTER_TRIGGER_S, WhisperDecider, WhisperPath
 
 DEDUP_S = 1.0
 """Seconds of audio within which the same command, heard again, is the same request."""
@@ -203,7 +203,6 @@ def whisper_paths(vocab: Vocabulary, menu: bool = False) -> list:
     in detected voice), and Whisper tiny.en deciding every utterance, commands, answers and (with
     `menu`, whose vocabulary has the routines' names) the voice menu's words too."""
     from .models import require_whisper_model
-    from .whisper import WhisperDecider, WhisperPath
 
     trigger = PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), engine=TRIGGER_ENGINE)
     trigger.waits_for_voice = True
@@ -231,12 +230,9 @@ class Listener:
         self._source = source
         self._echo = EchoPath(played, echo) if echo is not None else None
         self.gate = SpeechGate()
-        self._voice = None
-        if any(getattr(p, "decides", False) for p in paths):
-            from .vad import VoiceActivity
-
-            self._voice = VoiceActivity()
-        self._decider = next((p for p in paths if getattr(p, "decides", False)), None)
+        self._decider = next((p for p in paths if isinstance(p, WhisperPath)), None)
+        """The path whose verdicts decide utterances; with it, the voice detector replaces the gate."""
+        self._voice = VoiceActivity() if self._decider is not None else None
         self._onsets: collections.deque = collections.deque(maxlen=64)
         """Audio times at which voice began, newest last (the reader appends, the trigger reads)."""
         self._silenced_onset: float | None = None
@@ -423,7 +419,7 @@ class Listener:
         """Two stages: the trigger's words silence, the decider's verdicts decide (the voice
         detector has already kept noise and echo away from both)."""
         for h in heard:
-            if getattr(path, "decides", False):
+            if path is self._decider:
                 if h.command is None:
                     self._events.put(Dismissed(h.text, path.engine, h.t))
                 else:
@@ -474,7 +470,7 @@ class Listener:
                     return
                 block, last_t = item
                 if block is None:
-                    if not resting and getattr(path, "decides", False):
+                    if not resting and path is self._decider:
                         self._emit(path, path.finish(last_t))  # the utterance has ended
                         path.reset()
                     resting = True

@@ -48,12 +48,15 @@ def models_root() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
 
 
-def manifest(root: Path | None = None) -> list[ModelEntry]:
-    path = (root or models_root()) / "manifest.yaml"
+def _manifest_doc(root: Path | None):
     try:
-        doc = read_document(path)
+        return read_document((root or models_root()) / "manifest.yaml")
     except YamlSourceError as exc:
         raise VoiceguideError(str(exc)) from None
+
+
+def manifest(root: Path | None = None) -> list[ModelEntry]:
+    doc = _manifest_doc(root)
     entries = doc.data.get("models") if isinstance(doc.data, dict) else None
     if not isinstance(entries, list):
         raise VoiceguideError(f"{doc.file}:1: models: must be a list of models; see models/README.md")
@@ -82,13 +85,9 @@ class PackagedModel:
 
 
 def packaged(root: Path | None = None) -> list[PackagedModel]:
-    path = (root or models_root()) / "manifest.yaml"
-    if not path.is_file():
+    if not ((root or models_root()) / "manifest.yaml").is_file():
         return []
-    try:
-        doc = read_document(path)
-    except YamlSourceError as exc:
-        raise VoiceguideError(str(exc)) from None
+    doc = _manifest_doc(root)
     entries = doc.data.get("packaged", []) if isinstance(doc.data, dict) else []
     fields = ("name", "language", "engine", "package", "module", "folder", "files")
     found = []

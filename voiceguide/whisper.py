@@ -29,6 +29,7 @@ import numpy as np
 from .audio import INPUT_RATE
 from .content import Command, Meaning, MenuWord, Vocabulary
 from .errors import UsageError
+from .recognizers import Heard
 
 WINDOW_FRAMES = 1000
 """Mel frames (10 ms each) the encoder sees: 10 s. Longer audio keeps its last 10 s."""
@@ -180,8 +181,6 @@ class WhisperPath:
     engine = "whisper"
     at_word_end = False
     waits_for_voice = True
-    decides = True
-    """Its verdicts, with no command too, are the last word on an utterance (see Listener)."""
 
     def __init__(self, decider: WhisperDecider):
         self._decider = decider
@@ -211,8 +210,6 @@ class WhisperPath:
         self._blocks, self._samples = [], 0
 
     def _decide(self, t: float) -> list:
-        from .recognizers import Heard
-
         audio = np.concatenate(self._blocks)
         self.reset()
         self._deadline = None
