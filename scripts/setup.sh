@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(espeak-ng libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1)
-[ "${1:-}" = test ] && packages+=(systemd)   # systemd-analyze checks the service unit
+# systemd-analyze checks the service unit; flite and festival are the tests' other synthesized voices
+[ "${1:-}" = test ] && packages+=(systemd flite festival festvox-kallpc16k festlex-cmu)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

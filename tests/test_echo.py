@@ -185,7 +185,7 @@ def double_talk(vocab):
     same level, 50 ms late, after the guide has talked alone for 6 s."""
     from voiceguide.content import load_library
 
-    words = speechset.build(speechset._phrases(vocab, speechset.SAFETY), speechset.VOICES, (150,), (50,), gap_s=2.0)
+    words = speechset.build(speechset.safety_phrases(vocab), speechset.VOICES, (150,), (50,), gap_s=2.0)
     guide = np.concatenate([speechset.espeak(t, "en", 160) for t in speechset.narration_texts(load_library())[:12]])
     return speechset.over_the_guide(words, Pcm(guide, INPUT_RATE), echo_db=0.0, delay_ms=50.0)
 

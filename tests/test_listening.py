@@ -308,7 +308,7 @@ def test_listen_prints_json_per_command(cli, command_wav):
     assert 1.0 < stop["t"] < 2.5 and after["t"] > stop["t"] + 1.0
     assert stop["engine"] == "whisper" and stop["text"] == "stop"
     silence = next(r for r in rows if "command" not in r)
-    assert silence["t"] <= stop["t"] and silence["engine"] == "pocketsphinx-trigger"
+    assert silence["t"] <= stop["t"] and silence["engine"] == "whisper-trigger"
 
 
 def test_listen_without_the_whisper_model_falls_back_to_pocketsphinx_and_says_so(cli, command_wav, tmp_path):
@@ -378,3 +378,30 @@ def test_the_gate_wants_a_spotters_word_to_end_where_it_was_detected():
     assert not gate.admits(word_end + 0.4, safety=True, at_word_end=True)
     assert gate.admits(word_end + 0.4, safety=True)  # a whole-utterance verdict comes after its end
     assert not gate.admits(0.9, safety=True)  # room noise alone
+
+
+def test_the_gate_remembers_a_bounded_past_and_still_judges_the_present():
+    """`serve` runs for months: the gate's memory must not grow a byte per block for ever."""
+    import tracemalloc
+
+    from voiceguide.speechgate import HISTORY_BLOCKS, HISTORY_S, SpeechGate
+
+    gate = SpeechGate()
+    room = np.full(320, 3, np.int16)
+    word = (np.random.default_rng(0).standard_normal(320) * 3000).astype(np.int16)
+    tracemalloc.start()
+    for _ in range(2 * HISTORY_BLOCKS):
+        gate.observe(room)
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(2 * HISTORY_BLOCKS):  # another 20 minutes
+        gate.observe(room)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < HISTORY_BLOCKS, f"the gate grew by {grown} bytes over {2 * HISTORY_S} s of audio"
+    for _ in range(15):  # a word after 40 minutes is judged as ever
+        gate.observe(word)
+    now = 4 * HISTORY_BLOCKS * 0.02 + 0.3
+    assert gate.admits(now, safety=True, at_word_end=True) and gate.admits(now, safety=False)
+    assert not gate.admits(now - 60, safety=False)
+    # Older than it remembers (only a recording read far ahead of a slow path): a stop or pain is let through.
+    assert gate.admits(1.0, safety=True) and not gate.admits(1.0, safety=False)

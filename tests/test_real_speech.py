@@ -84,10 +84,9 @@ def test_a_minute_of_real_running_speech_does_not_end_a_session(tmp_path):
     assert records[-1]["outcome"] == "completed", [r for r in records if r["type"] != "cue_started"]
     silenced = [r for r in records if r["type"] == "silenced"]
     resumed = [r for r in records if r["type"] == "resumed"]
-    # Every silence the talk caused was picked up again. The target, at most 120 an hour (2 in this
-    # minute), is not met: 14 were measured here (README, Known limitations); the bound guards
-    # against worse.
-    assert len(silenced) == len(resumed) <= 20, (len(silenced), len(resumed))
+    # Every silence the talk caused was picked up again. The target is at most 120 an hour, 2 in
+    # this minute; none were measured here (the pocketsphinx trigger silenced 14 times).
+    assert len(silenced) == len(resumed) <= 4, (len(silenced), len(resumed))
 
 
 def test_a_real_stop_in_a_hold_pauses_resume_resumes_and_a_real_yes_in_speech_is_picked_up_again(tmp_path):

@@ -47,7 +47,7 @@ talk in the room, or an echo the canceller cannot remove, would otherwise restar
 sentence for ever."""
 DECISION_WAIT_S = 3.0
 """After a silence, how long the guide waits for the verdict on the utterance. The decider gives
-one within about a second of the trigger (1.5 s at most, see whisper.DECIDE_AFTER_TRIGGER_S); none
+one within about a second of the trigger (0.8 s after it at most, see whisper.DECIDE_AFTER_TRIGGER_S); none
 by then means the listener is not keeping up, and the silence is taken as a stop."""
 VOLUME_STEP = 1.25
 
@@ -279,6 +279,10 @@ class Conversation:
             self._log.note(f"'{event.text}' does nothing here")
             self._pending = Dismissed(event.text, event.engine, event.t)
             return
+        if event.command not in self._accepts:
+            # Whisper decides every utterance: a "yes" in the room mid-routine is heard, and ignored.
+            self._log.note(f"'{event.text}' does nothing here")
+            return
         if isinstance(event.command, Command):
             self.commands.append({"t": round(event.t, 3), "command": event.command.value, "text": event.text})
         self._record(event, "command")
@@ -286,8 +290,6 @@ class Conversation:
             return  # a recognizer that has fallen behind may still report; only safety words act
         if self._outranks(event.command):
             self._pending = event
-        elif event.command not in self._accepts:
-            self._log.note(f"'{event.text}' does nothing here")
 
     def _record(self, event: CommandEvent, kind: str) -> None:
         self._log.emit(kind, command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .listener import CommandEvent
+from .listener import CommandEvent, Silence
 from .speechset import SAFETY, SpeechSet
 
 LATE_S = 0.8
@@ -79,3 +79,28 @@ def heard_as(events: list[CommandEvent], speech: SpeechSet, commands: tuple[str,
     others = [u for u in speech.utterances if u.command is not None and u.command not in commands]
     taken = [u for u in others if any(e.command.value in commands and u.start_s <= e.t <= u.end_s + LATE_S for e in events)]
     return len(taken), len(others)
+
+
+TRIGGER_S = 0.15
+"""The two-stage listener's trigger must silence the guide by this long after a word ends."""
+DECIDED_S = 1.0
+"""...and its decision come by this long after."""
+
+
+def staged(events: list, speech: SpeechSet) -> dict:
+    """The two-stage listener, phrase by phrase: {text: {"command", "said", "silenced" (a Silence
+    or the command itself by TRIGGER_S after the word), "decided" (its command by DECIDED_S),
+    "wrong" (the other safety command by then)}}."""
+    rows: dict = {}
+    for u in speech.utterances:
+        if u.command is None:
+            continue
+        row = rows.setdefault(u.text, {"command": u.command, "said": 0, "silenced": 0, "decided": 0, "wrong": 0})
+        near = [e for e in events if u.start_s <= e.t <= u.end_s + DECIDED_S]
+        decided = {e.command.value for e in near if isinstance(e, CommandEvent)}
+        row["said"] += 1
+        row["silenced"] += any(e.t <= u.end_s + TRIGGER_S and (isinstance(e, Silence) or e.command.value in SAFETY)
+                               for e in near)
+        row["decided"] += u.command in decided
+        row["wrong"] += bool(decided & set(SAFETY) - {u.command})
+    return rows

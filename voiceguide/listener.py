@@ -17,11 +17,11 @@ so its paths take turns; the threads keep a slow vosk from holding up the spotte
 
 English with Whisper (engine "auto" when its model is installed, or "whisper") listens in two
 stages, silence fast and decide right. The reader runs a voice activity detector (Silero VAD)
-instead of the gate: paths are fed only while someone speaks. The pocketsphinx spotter is the
-trigger: its stop or pain becomes a Silence event (the guide goes quiet before its next block),
-never a command. Whisper hears each utterance once it ends (or 1.5 s after a trigger at the
-latest) and says what it meant: a CommandEvent, or Dismissed for speech not meant for the guide,
-after which a silenced guide picks up its sentence again.
+instead of the gate: paths are fed only while someone speaks. The trigger takes a quick look with
+Whisper each time the voice dips in an utterance's opening: a likely stop or pain becomes a Silence
+event (the guide goes quiet at once), never a command. Whisper hears each whole utterance once it
+ends (or 0.8 s after a trigger at the latest) and says what it meant: a CommandEvent, or Dismissed
+for speech not meant for the guide, after which a silenced guide picks up its sentence again.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from .recognizers import (
 from .settings import ENGINES
 from .speechgate import SpeechGate
 from .vad import SPEECH_PROB, VoiceActivity
-from .whisper import DECIDE_AFTER_TRIGGER_S, WhisperDecider, WhisperPath
+from .whisper import WhisperDecider, WhisperPath, WhisperTrigger
 
 DEDUP_S = 1.0
 """Seconds of audio within which the same command, heard again, is the same request."""
@@ -199,18 +199,14 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
 
 
 def whisper_paths(vocab: Vocabulary, menu: bool = False) -> list:
-    """English in two stages: the pocketsphinx spotter for stop and pain as the trigger (fed only
-    in detected voice), and Whisper tiny.en deciding every utterance, commands, answers and (with
-    `menu`, whose vocabulary has the routines' names) the voice menu's words too."""
+    """English in two stages, both Whisper tiny.en and fed only in detected voice: the trigger, a
+    quick look for stop and pain each time the voice dips in an utterance's opening, and the
+    decision on every whole utterance, commands, answers and (with `menu`, whose vocabulary has
+    the routines' names) the voice menu's words too."""
     from .models import require_whisper_model
 
-    trigger = PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), engine=TRIGGER_ENGINE)
-    trigger.waits_for_voice = True
-    return [trigger, WhisperPath(WhisperDecider(require_whisper_model(), vocab))]
-
-
-TRIGGER_ENGINE = "pocketsphinx-trigger"
-"""The spotter whose stop and pain only silence the guide; Whisper decides what was said."""
+    decider = WhisperDecider(require_whisper_model(), vocab)
+    return [WhisperTrigger(decider), WhisperPath(decider)]
 
 
 class Listener:
@@ -233,9 +229,6 @@ class Listener:
         self._decider = next((p for p in paths if isinstance(p, WhisperPath)), None)
         """The path whose verdicts decide utterances; with it, the voice detector replaces the gate."""
         self._voice = VoiceActivity() if self._decider is not None else None
-        self._onsets: collections.deque = collections.deque(maxlen=64)
-        """Audio times at which voice began, newest last (the reader appends, the trigger reads)."""
-        self._silenced_onset: float | None = None
         self._as_recorded = True  # the canceller's output is not used while there is no echo
         self._vet = vet
         self.gated = 0
@@ -361,8 +354,6 @@ class Listener:
                 samples += len(block)
                 t = samples / INPUT_RATE
                 backlog = list(recent) if could_be_command and not voiced else []
-                if could_be_command and not voiced:
-                    self._onsets.append(t - len(block) / INPUT_RATE)
                 voiced = hangover if could_be_command else max(0, voiced - 1)
                 recent.append((block, t))
                 listening = self._listening
@@ -425,11 +416,7 @@ class Listener:
                 else:
                     self._events.put(CommandEvent(h.command, h.text, path.engine, h.confidence, h.t))
             elif h.command in SAFETY_COMMANDS:
-                onset = max((o for o in list(self._onsets) if o <= h.t), default=None)
-                if onset == self._silenced_onset:
-                    continue  # this voice has silenced the guide already
-                self._silenced_onset = onset
-                self._decider.decide_by(h.t + DECIDE_AFTER_TRIGGER_S)
+                self._decider.decide_by(h.t)
                 self._events.put(Silence(h.text, path.engine, h.t))
 
     def _is_tail(self, h: Heard, engine: str) -> bool:

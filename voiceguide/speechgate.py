@@ -68,6 +68,13 @@ just after one: 52 of 54 stops at 20 dB SNR were followed by a "pain" 0.16 to 0.
 word, which ended the session."""
 
 
+HISTORY_S = 600
+"""How far back the gate remembers which blocks could hold a word. A live recognizer this far
+behind has long been declared deaf; only a recording read much faster than a path decodes it gets
+here, and then a stop or pain is let through rather than dropped."""
+HISTORY_BLOCKS = int(HISTORY_S * 1000 / BLOCK_MS)
+
+
 def level_db(block: np.ndarray) -> float:
     samples = block.astype(np.float64)
     return 10 * math.log10(samples.dot(samples) / len(samples) + 1e-3)
@@ -77,14 +84,15 @@ class SpeechGate:
     """Fed every microphone block in order by the listener's reader; asked by the recognizer
     threads whether a detection at audio time t had a person's word behind it."""
 
-    def __init__(self, block_ms: int = BLOCK_MS):
-        self._block_s = block_ms / 1000
+    def __init__(self):
+        self._block_s = BLOCK_MS / 1000
         self._levels = collections.deque(maxlen=FLOOR_BLOCKS)
         self._played = collections.deque(maxlen=ECHO_SPAN_BLOCKS)
         self._leftover = collections.deque(maxlen=ECHO_MEMORY_BLOCKS)
         self._over = 0  # blocks in a row over the usual leftover echo
         self._safety = bytearray()  # per block: a stop or pain could be behind it
         self._other = bytearray()  # per block: any other command could be
+        self._first = 0  # the block number of the flags' first entry (older ones are forgotten)
         self._lock = threading.Lock()
         self.over_guide = False
         """Whether the last block observed could hold a stop or pain: over the room, and over what
@@ -130,6 +138,9 @@ class SpeechGate:
         with self._lock:
             self._safety.append(safety)
             self._other.append(other)
+            if len(self._safety) > 2 * HISTORY_BLOCKS:  # `serve` runs for months: keep the last HISTORY_S
+                del self._safety[:HISTORY_BLOCKS], self._other[:HISTORY_BLOCKS]
+                self._first += HISTORY_BLOCKS
         self.over_guide = safety
         return other
 
@@ -142,5 +153,8 @@ class SpeechGate:
         start = max(0, end - int(round(WINDOW_S / self._block_s)))
         recent = max(0, end - int(round(WORD_END_S / self._block_s))) if at_word_end else start
         with self._lock:
+            if start < self._first:  # older than what is kept: never drop a stop or pain unheard
+                return safety
             flags = self._safety if safety else self._other
+            start, end, recent = start - self._first, end - self._first, recent - self._first
             return sum(flags[start:end]) >= MIN_BLOCKS and any(flags[recent:end])

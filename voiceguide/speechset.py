@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import tempfile
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -58,18 +59,33 @@ class SpeechSet:
         return replace(self, samples=samples)
 
 
+OTHER_VOICES = ("flite:kal", "flite:slt", "flite:rms", "flite:awb", "festival:kal")
+"""Voices of two other synthesizers (apt: flite, festival with festvox-kallpc16k): for these, speed
+stretches the voice's own pace (170 is its own) and pitch is not set."""
+
+
 def espeak(text: str, voice: str = "en-us", speed: int = 170, pitch: int = 50) -> np.ndarray:
-    """The text spoken by espeak-ng, at INPUT_RATE, with espeak-ng's own short lead-in and tail."""
-    cmd = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text]
-    try:
-        out = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise VoiceguideError(f"espeak-ng could not speak {text!r} with voice {voice} ({exc}); install espeak-ng") from None
+    """The text spoken by espeak-ng, or by flite or festival for a voice "flite:NAME" or
+    "festival:NAME", at INPUT_RATE, with the synthesizer's own short lead-in and tail."""
+    stretch = f"{170 / speed:.3f}"
+    with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
+        if voice.startswith("flite:"):
+            cmd, stdin = ["flite", "-voice", voice[6:], "--setf", f"duration_stretch={stretch}", "-t", text, "-o", wav.name], None
+        elif voice.startswith("festival:"):
+            script = f"(begin (voice_{voice[9:]}_diphone) (Parameter.set 'Duration_Stretch {stretch}))"
+            cmd, stdin = ["text2wave", "-eval", script, "-o", wav.name], text.encode()
+        else:
+            cmd, stdin = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", wav.name, text], None
+        try:
+            subprocess.run(cmd, input=stdin, capture_output=True, check=True, timeout=60)
+            out = wav.read()
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise VoiceguideError(f"{cmd[0]} could not speak {text!r} with voice {voice} ({exc}); install it") from None
     with wave.open(io.BytesIO(out)) as w:
         pcm = Pcm(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), w.getframerate())
     samples = resample(pcm, INPUT_RATE).samples
     if not np.any(np.abs(samples.astype(np.int32)) > SILENCE_LEVEL):
-        raise VoiceguideError(f"espeak-ng made no sound for {text!r} with voice {voice}")
+        raise VoiceguideError(f"{cmd[0]} made no sound for {text!r} with voice {voice}")
     return samples
 
 
@@ -144,6 +160,11 @@ def narration_texts(library) -> list[str]:
 
     cues = (c for r in library.routines.values() for c in compile_routine(r, library.routines).cues)
     return sorted({c.text for c in cues if c.kind is CueKind.SPEECH})
+
+
+def safety_phrases(vocab) -> list[tuple[str, str]]:
+    """Every stop and pain phrase of the vocabulary, with its command."""
+    return _phrases(vocab, SAFETY)
 
 
 def _phrases(vocab, commands) -> list[tuple[str, str]]:

@@ -30,10 +30,10 @@ from .audio import INPUT_RATE
 from .content import Command, Meaning, MenuWord, Vocabulary
 from .errors import UsageError
 from .recognizers import Heard
+from .vad import VoiceActivity
 
 WINDOW_FRAMES = 1000
 """Mel frames (10 ms each) the encoder sees: 10 s. Longer audio keeps its last 10 s."""
-WINDOW_SAMPLES = WINDOW_FRAMES * INPUT_RATE // 100
 MAX_TOKENS = 24
 """The free transcript of a command is a few tokens; a long one is other speech anyway."""
 SAFETY_LOG_PROB = -6.0
@@ -62,7 +62,8 @@ def words(text: str) -> tuple[str, ...]:
 
 
 class WhisperDecider:
-    """Decides utterances with Whisper tiny.en. Not thread-safe: one caller at a time."""
+    """Decides utterances with Whisper tiny.en. Two callers may use it at once (the trigger and
+    the decision stage), each on a thread of its own; the weights are loaded once."""
 
     engine = "whisper"
 
@@ -74,7 +75,7 @@ class WhisperDecider:
 
         try:
             self._model = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8",
-                                                     intra_threads=threads)
+                                                     intra_threads=threads, inter_threads=2)
             raw = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         except (RuntimeError, ValueError, OSError) as exc:
             raise UsageError(f"cannot load the Whisper model at {model_dir} ({exc}); reinstall it: "
@@ -96,22 +97,16 @@ class WhisperDecider:
             for phrase in phrases.get(command, ()):
                 for form in {phrase[:1].upper() + phrase[1:], phrase}:
                     self._safety.append((command, phrase, self._tok.encode(" " + form)))
-        self._prefixes = sorted({tuple(t[:k]) for _, _, t in self._safety for k in range(1, len(t))})
+        heads = {tuple(t[:-1]) for _, _, t in self._safety}
+        self._prompts = sorted(h for h in heads if not any(o != h and o[: len(h)] == h for o in heads))
 
     def decide(self, samples: np.ndarray) -> Decision:
         """What the utterance in `samples` (16 kHz int16) meant."""
-        import ctranslate2
-
-        audio = samples[-WINDOW_SAMPLES:].astype(np.float32) / 32768.0
-        mel = self._features(audio, padding=0)[:, :WINDOW_FRAMES]
-        mel = np.pad(mel, ((0, 0), (0, WINDOW_FRAMES - mel.shape[1])))
-        encoded = self._model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None])), to_cpu=True)
-        free = self._model.generate(encoded, [self._start], beam_size=1, max_length=MAX_TOKENS,
-                                    return_logits_vocab=True)[0]
+        encoded = self._encode(samples, WINDOW_FRAMES)
+        free = self._model.generate(encoded, [self._start], beam_size=1, max_length=MAX_TOKENS)[0]
         tokens = [t for t in free.sequences_ids[0] if t < self._tok.eot]
         transcript = self._tok.decode(tokens).strip()
-        first = _log_softmax(np.asarray(free.logits[0])[0])
-        safety = self._safety_scores(encoded, first)
+        safety = self._safety_scores(encoded)
         said = words(transcript)
         for command in self._forced:
             phrase, score = max(((p, s) for (c, p), s in safety.items() if c is command), key=lambda x: x[1])
@@ -140,24 +135,46 @@ class WhisperDecider:
                 return " ".join(phrase)
         return None
 
-    def _safety_scores(self, encoded, first: np.ndarray) -> dict:
-        """(command, phrase) -> the best log-probability of any of its forms as the transcript's start:
-        the whole phrase's, not per token ("Stop it" per token passed on talk whose "Stop" alone was
-        unlikely, since " it" after " Stop" is nearly certain)."""
+    def safety(self, samples: np.ndarray, frames: int) -> dict:
+        """For each forced-choice meaning (pain, stop), its phrase most likely to start `samples` (their
+        last `frames` mel frames, 10 ms each) and that log-probability: the trigger's quick look,
+        without a transcript."""
+        best: dict = {}
+        for (meaning, phrase), score in self._safety_scores(self._encode(samples, frames)).items():
+            if score > best.get(meaning, ("", -math.inf))[1]:
+                best[meaning] = (phrase, score)
+        return best
+
+    def _encode(self, samples: np.ndarray, frames: int):
         import ctranslate2
 
-        following = {(): first}
-        if self._prefixes:
-            batch = np.repeat(np.asarray(encoded), len(self._prefixes), axis=0)
-            results = self._model.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)),
-                                           [self._start + list(p) for p in self._prefixes], beam_size=1,
-                                           max_length=2, return_logits_vocab=True)
-            for prefix, r in zip(self._prefixes, results):
-                following[prefix] = _log_softmax(np.asarray(r.logits[0])[0])
+        audio = samples[-frames * INPUT_RATE // 100:].astype(np.float32) / 32768.0
+        mel = self._features(audio, padding=0)[:, :frames]
+        mel = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])))
+        return self._model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None])), to_cpu=True)
+
+    def _safety_scores(self, encoded) -> dict:
+        """(meaning, phrase) -> the best log-probability of any of its forms as the transcript's start:
+        the whole phrase's, not per token ("Stop it" per token passed on talk whose "Stop" alone was
+        unlikely, since " it" after " Stop" is nearly certain).
+
+        One batched pass with each form's first tokens as the prompt: CTranslate2 returns the
+        distribution at each prompt token's position as well as after the prompt, so the prompt
+        " It" gives the first token's distribution and the second's after " It"."""
+        import ctranslate2
+
+        batch = np.repeat(np.asarray(encoded), len(self._prompts), axis=0)
+        results = self._model.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)),
+                                       [self._start + list(p) for p in self._prompts], beam_size=1,
+                                       max_length=len(self._start) + max(map(len, self._prompts)) + 1,
+                                       return_logits_vocab=True)
+        rows = {p: np.asarray(r.logits[0]) for p, r in zip(self._prompts, results)}
         scores: dict = {}
-        for command, phrase, tokens in self._safety:
-            lp = sum(float(following[tuple(tokens[:k])][tok]) for k, tok in enumerate(tokens))
-            scores[(command, phrase)] = max(lp, scores.get((command, phrase), -math.inf))
+        for meaning, phrase, tokens in self._safety:
+            # Any prompt that starts with the form's tokens but the last holds every row it needs.
+            prompt = next(p for p in self._prompts if p[: len(tokens) - 1] == tuple(tokens[:-1]))
+            lp = sum(float(_log_softmax(rows[prompt][k])[tok]) for k, tok in enumerate(tokens))
+            scores[(meaning, phrase)] = max(lp, scores.get((meaning, phrase), -math.inf))
         return scores
 
 
@@ -167,8 +184,10 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return logits - top - math.log(np.exp(logits - top).sum())
 
 
-DECIDE_AFTER_TRIGGER_S = 1.5
-"""A silenced guide waits at most this long after the trigger for the utterance to end."""
+DECIDE_AFTER_TRIGGER_S = 0.8
+"""A silenced guide waits at most this long after the trigger for the utterance to end: the trigger
+comes about 0.1 s after the word, so the decision comes within a second of it even where the
+person goes on talking or noise holds the voice detector up."""
 MAX_UTTERANCE_S = 8.0
 """Longer talk is decided every 8 s, on its last 8 s: a command inside it is still heard."""
 
@@ -187,10 +206,16 @@ class WhisperPath:
         self._blocks: list[np.ndarray] = []
         self._samples = 0
         self._deadline: float | None = None
+        self._decided_at = -math.inf  # audio time of the last decision
 
-    def decide_by(self, t: float) -> None:
-        """A trigger at about t - DECIDE_AFTER_TRIGGER_S: decide no later than audio time t.
-        Called from the trigger's thread; a float assignment is atomic."""
+    def decide_by(self, trigger_t: float) -> None:
+        """A trigger at audio time trigger_t: decide its utterance by DECIDE_AFTER_TRIGGER_S after.
+        Called from the trigger's thread, which may come after this path has already decided that
+        utterance (then it is ignored: the deadline must not cut the next one short). Float
+        assignments are atomic."""
+        if trigger_t <= self._decided_at:
+            return
+        t = trigger_t + DECIDE_AFTER_TRIGGER_S
         if self._deadline is None or t < self._deadline:
             self._deadline = t
 
@@ -210,8 +235,110 @@ class WhisperPath:
         self._blocks, self._samples = [], 0
 
     def _decide(self, t: float) -> list:
+        self._decided_at = t
         audio = np.concatenate(self._blocks)
         self.reset()
-        self._deadline = None
+        if self._deadline is not None and self._deadline - DECIDE_AFTER_TRIGGER_S <= t:
+            self._deadline = None  # its trigger was in this utterance (a later one's stands)
         d = self._decider.decide(audio)
         return [Heard(d.meaning, d.text, d.confidence, t)]
+
+
+LOOK_PROBS = (0.7, 0.5)
+"""The trigger looks each time the voice detector's probability falls below one of these: a word is
+ending. Below 0.5 alone (where the listener's utterances end) the fall came too late in noise: 0.20 s
+after the last sound of synthesized stop and pain at 10 dB SNR (p95; 0.10 s clean), against 0.14 s
+(0.09 s) below 0.7. But 0.7 is crossed inside words too (the closure before the "p" of "stop"), so
+the look at 0.5 stays: 7 of 100 real stops were silenced only by it."""
+TRIGGER_FRAMES = 200
+"""The trigger's look is at the last 2 s of an utterance's opening: 0.05 CPU-s here, a fifth of a
+decision's encoder."""
+TRIGGER_WITHIN_S = 2.4
+"""The trigger looks only this far into the audio it is given (the 0.4 s before the voice began and
+its first 2 s): a command is said on its own or opens what is said. Stop or pain later in long
+talk is left to the decision, at the latest MAX_UTTERANCE_S on."""
+TRIGGER_STOP_LOG_PROB = -8.0
+TRIGGER_PAIN_LOG_PROB = -10.0
+"""The trigger's bars, lower than the decision's: a wrong silence is cheap and picked up again, a
+missed pain is the worst mistake. Looking where the voice fell below 0.5 in an utterance's first
+2 s (../shared/realspeech, and synthesized phrases by espeak-ng, flite and festival, clean and at
+10 dB): every real stop the voice detector finds (256 of 260) passed -8, as did all 648 synthesized
+stop phrases and all but 3 of "pain", "it hurts" and "that hurts"; "ouch" 95 of 108 (espeak-ng's
+"ouch" is mostly written "out"). Running speech opened with stop or pain in 5 of its 65 utterances
+at these bars, 10 at -9 and -10, 15 at -8 and -11. With the looks below 0.7 as well, 9 (140 an
+hour; `voiceguide bench real`), 7 of them "pain" at -7.3 to -9.9: a stricter pain bar would lose
+synthesized pains in noise first."""
+
+
+LOOK_PROBS = (0.7, 0.5)
+"""The trigger looks each time the voice detector's probability falls below one of these: a word is
+ending. Below 0.5 alone (where the listener's utterances end) the fall came too late in noise: 0.20 s
+after the last sound of synthesized stop and pain at 10 dB SNR (p95; 0.10 s clean), against 0.14 s
+(0.09 s) below 0.7. But 0.7 is crossed inside words too (the closure before the "p" of "stop"), so
+the look at 0.5 stays: 7 of 100 real stops were silenced only by it."""
+TRIGGER_FRAMES = 200
+"""The trigger's look is at the last 2 s of an utterance's opening: 0.05 CPU-s here, a fifth of a
+decision's encoder."""
+TRIGGER_WITHIN_S = 2.4
+"""The trigger looks only this far into the audio it is given (the 0.4 s before the voice began and
+its first 2 s): a command is said on its own or opens what is said. Stop or pain later in long
+talk is left to the decision, at the latest MAX_UTTERANCE_S on."""
+TRIGGER_STOP_LOG_PROB = -8.0
+TRIGGER_PAIN_LOG_PROB = -10.0
+"""The trigger's bars, lower than the decision's: a wrong silence is cheap and picked up again. Looked
+at each dip of the voice detector in an utterance's first 2 s (../shared/realspeech and synthesized
+phrases, espeak-ng, flite and festival, clean and at 10 dB): every real stop the detector finds
+(256 of 260) passes -8; so do all 1,296 synthesized stop phrases, "pain", "it hurts" and "that
+hurts" but 3, and 95 of 108 synthesized "ouch" (espeak-ng's "ouch" is mostly written "out"). Running
+speech opened with stop or pain at these bars in 5 of its 65 utterances (78 an hour); at -9/-10,
+10; at -8/-11, 15."""
+
+
+class WhisperTrigger:
+    """The listener's fast stage: silences the guide when an utterance may open with stop or pain.
+
+    Each time the voice dips (its own voice detector's probability falls below LOOK_PROBS: a word
+    is ending, about 40 ms after its last sound), it asks the decider's forced choice how likely the
+    utterance so far starts with a stop or pain phrase, and fires at most once until the listener
+    says the voice has ended (reset). It shares the decider's model; each looks with a thread of
+    its own."""
+
+    engine = "whisper-trigger"
+    at_word_end = True
+    waits_for_voice = True
+
+    def __init__(self, decider: WhisperDecider):
+        self._decider = decider
+        self._voice = VoiceActivity()
+        self._bars = {Command.PAIN: TRIGGER_PAIN_LOG_PROB, Command.STOP: TRIGGER_STOP_LOG_PROB}
+        self.reset()
+
+    def reset(self) -> None:
+        self._blocks: list[np.ndarray] = []
+        self._samples = 0
+        self._p = 0.0  # the voice detector's last probability
+        self._fired = False
+        self._voice.reset()
+
+    def accept(self, samples: np.ndarray, t: float) -> list:
+        self._blocks.append(samples)
+        self._samples += len(samples)
+        p = self._voice.observe(samples)
+        fell = any(self._p >= bar > p for bar in LOOK_PROBS)
+        self._p = p
+        if not fell or self._fired or self._samples > TRIGGER_WITHIN_S * INPUT_RATE:
+            return []
+        return self._look(t)
+
+    def finish(self, t: float) -> list:
+        """The utterance ended (or the input did) while the voice was still up: look once more."""
+        return self._look(t) if self._p >= min(LOOK_PROBS) and not self._fired and self._samples <= TRIGGER_WITHIN_S * INPUT_RATE else []
+
+    def _look(self, t: float) -> list:
+        scores = self._decider.safety(np.concatenate(self._blocks), TRIGGER_FRAMES)
+        for meaning, bar in self._bars.items():  # pain first
+            phrase, score = scores[meaning]
+            if score >= bar:
+                self._fired = True
+                return [Heard(meaning, phrase, math.exp(score), t)]
+        return []
