@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from voiceguide.content import Command, load_library, load_routine
+from voiceguide.content import Command, content_root, load_library, load_routine
 from voiceguide.errors import ContentError, UsageError
 
 from .routine_yaml import VALID, write
@@ -239,3 +239,34 @@ def test_a_routines_menu_names_are_checked_and_may_not_mean_anything_else(tmp_pa
     clash = load_library([write(tmp_path, VALID.replace("title:", "names: [help]\ntitle:", 1))], base=shipped)
     with pytest.raises(UsageError, match="routine.yaml: names: 'help' already means 'help'; give the routine another name"):
         shipped.vocabularies["en"].with_choices(list(clash.routines.values()))
+
+
+def test_a_vocabulary_cannot_make_stop_or_pain_unhearable(tmp_path):
+    shipped = (content_root() / "commands" / "en.yaml").read_text()
+    text = shipped.replace("  pain: {threshold: -35}", "  pain: {threshold: 0}")
+    assert text != shipped
+    line = text.splitlines().index("  pain: {threshold: 0}") + 1
+    assert only_error(tmp_path, text, "en.yaml") == (
+        f"en.yaml:{line}: spotting.pain.threshold: 'pain' is a pain phrase and must stay easy to hear: use -15 or lower"
+    )
+
+
+@pytest.mark.parametrize("char", ["\a", "\x00", "\x1b", "\ufeff"])
+def test_a_control_character_in_a_content_file_is_one_line_naming_where(tmp_path, char):
+    lines = VALID.splitlines()
+    lines[1] = lines[1][:7] + char + lines[1][7:]
+    assert only_error(tmp_path, "\n".join(lines) + "\n") == (
+        f"routine.yaml:2: (document): control character U+{ord(char):04X} at column 8; remove it (save the file as plain UTF-8 text)"
+    )
+
+
+def test_a_byte_order_mark_at_the_start_is_fine(tmp_path):
+    path = tmp_path / "routine.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + VALID.encode())
+    assert not load_library([path]).problems
+
+
+def test_yaml_nested_a_hundred_thousand_deep_is_one_line(tmp_path):
+    assert only_error(tmp_path, "steps: " + "[" * 100_000 + "]" * 100_000 + "\n") == (
+        "routine.yaml:1: (document): nested too deeply; content is a few levels deep at most"
+    )

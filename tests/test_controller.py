@@ -405,6 +405,20 @@ def test_the_frequency_guard_declines_a_release_done_too_often(guide):
     assert spoken(records) == ["You have done the test routine twice in the last day. Releasing your back too often strains it, so let's leave it until tomorrow."]
 
 
+def test_sessions_killed_before_the_first_step_do_not_count_toward_the_daily_limit(guide):
+    import time
+
+    limited = ROUTINE.replace("screening: []", "screening: []\nmax_per_day: 2")
+    for _ in range(2):  # what a session killed in its first seconds leaves: a row, never stepped
+        guide.history.start("test-routine", time.time())
+    (result,), _, _ = guide([], limited)
+    assert result.outcome == "completed"
+    (result,), _, _ = guide([], limited)
+    assert result.outcome == "completed"
+    (result,), _, _ = guide([], limited)
+    assert result.outcome == "declined"
+
+
 # --- fail safe and signals ---------------------------------------------------------------------------
 
 

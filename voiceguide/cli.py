@@ -53,6 +53,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    _settings(args)  # what `run` and `serve` would refuse in the settings, `check` refuses too
     paths = [Path(p) for p in args.paths] or None
     base = load_library() if paths else None
     library = load_library(paths, base=base)
@@ -115,8 +116,13 @@ _SETTING_FLAGS = ("voice", "rate", "volume", "device", "input_device", "engine",
 
 
 def _settings(args: argparse.Namespace) -> settings.Settings:
-    """The effective settings: the flags given, then what the person kept, the file, defaults."""
-    return settings.resolve({k: getattr(args, k) for k in _SETTING_FLAGS if getattr(args, k, None) is not None})
+    """The effective settings: the flags given, then what the person kept, the file, defaults; its
+    spotting thresholds checked against the English vocabulary, which they tune."""
+    found = settings.resolve({k: getattr(args, k) for k in _SETTING_FLAGS if getattr(args, k, None) is not None})
+    english = load_library().vocabularies.get("en") if found["spotting"] else None
+    if english is not None:
+        english.tuned(found["spotting"], found.sources["spotting"])
+    return found
 
 
 def _signal_status(signum: int | None) -> int | None:

@@ -28,6 +28,10 @@ _WORD = r"(?:[^\W\d_]|')+"
 PHRASE_PATTERN = re.compile(rf"^{_WORD}(?: {_WORD})*$")
 ARPABET_PATTERN = re.compile(r"^[A-Z]{1,2}(?: [A-Z]{1,2})*$")
 THRESHOLD_EXP_RANGE = (-60, 0)
+SAFETY_THRESHOLD_MAX_EXP = -15
+"""A stop or pain phrase is spotted at a threshold no stricter than this (1e-15, the strictest the
+shipped vocabulary tunes one to): stricter, pocketsphinx misses most real stops (at 1e-10 it heard
+107 of 260 in ../shared/realspeech, at 1e0 65), and no setting may make stop or pain unhearable."""
 
 
 class Command(str, Enum):
@@ -46,6 +50,10 @@ class Command(str, Enum):
     SOFTER = "softer"
     HELP = "help"
     TIME_LEFT = "time_left"
+
+
+SAFETY_NAMES = (Command.STOP.value, Command.PAIN.value)
+"""The commands no content or setting may make unhearable."""
 
 
 class Answer(str, Enum):
@@ -187,6 +195,11 @@ class Vocabulary:
                 f"{where}: spotting: '{unknown[0]}' is not a phrase of the '{self.language}' vocabulary "
                 f"({self.source}); use one of its phrases"
             )
+        owner = {p: c for c, phrases in self.phrases.items() for p in phrases}
+        for phrase, exp in thresholds.items():
+            if owner.get(phrase) in (Command.STOP, Command.PAIN) and exp > SAFETY_THRESHOLD_MAX_EXP:
+                raise UsageError(f"{where}: spotting: '{phrase}' is a {owner[phrase].value} phrase and must stay easy "
+                                 f"to hear: use {SAFETY_THRESHOLD_MAX_EXP} or lower, or remove the line")
         spotting = dict(self.spotting)
         for phrase, exp in thresholds.items():
             old = spotting.get(phrase)
@@ -468,7 +481,10 @@ def _spotting(ck: _Checker, value: Any, owner: dict) -> dict:
         for i, pron in enumerate(prons):
             if not ARPABET_PATTERN.match(pron):
                 ck.error(where + ("pronunciations", i), "must be ARPAbet phones in capitals, such as 'S T AA P'")
-        if exp is not None:
+        if exp is not None and owner[phrase] in SAFETY_NAMES and exp > SAFETY_THRESHOLD_MAX_EXP:
+            ck.error(where + ("threshold",), f"'{phrase}' is a {owner[phrase]} phrase and must stay easy to hear: "
+                     f"use {SAFETY_THRESHOLD_MAX_EXP} or lower")
+        elif exp is not None:
             tuned[phrase] = Spotting(exp, tuple(prons))
     return tuned
 

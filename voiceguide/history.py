@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     started REAL NOT NULL,      -- seconds since the epoch
     ended REAL,                 -- NULL while running, or when the process was killed
     outcome TEXT NOT NULL,      -- 'error' until the session ends and says otherwise
-    commands TEXT NOT NULL      -- JSON list of {"t", "command", "text"}
+    commands TEXT NOT NULL,     -- JSON list of {"t", "command", "text"}
+    stepped REAL                -- when the routine's first step began; NULL if it never did
 );
 CREATE TABLE IF NOT EXISTS answers (
     routine TEXT NOT NULL,
@@ -77,6 +78,12 @@ class History:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+            if "stepped" not in columns:  # a history from before 'stepped': its ended sessions had begun
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.execute("ALTER TABLE sessions ADD COLUMN stepped REAL")
+                    self._db.execute("UPDATE sessions SET stepped = started WHERE outcome IN ('completed', 'stopped', 'pain')")
         except (OSError, sqlite3.Error) as exc:
             raise VoiceguideError(
                 f"cannot open the session history {self.path} ({exc}); check the folder is writable, or set XDG_DATA_HOME"
@@ -93,6 +100,10 @@ class History:
             "INSERT INTO sessions (routine, started, outcome, commands) VALUES (?, ?, 'error', '[]')", (routine, now)
         ).lastrowid
 
+    def stepped(self, session_id: int, now: float) -> None:
+        """The routine's first step has begun: from now on the session counts toward the daily limit."""
+        self._write("UPDATE sessions SET stepped = ? WHERE id = ? AND stepped IS NULL", (now, session_id))
+
     def finish(self, session_id: int, outcome: str, now: float, commands: list) -> None:
         assert outcome in OUTCOMES, outcome
         self._write(
@@ -105,9 +116,10 @@ class History:
         return [SessionRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     def done_recently(self, routine: str, now: float) -> int:
-        """Sessions of `routine` that got past screening in the 24 hours before `now`."""
+        """Sessions of `routine` that reached its first step in the 24 hours before `now` (one killed
+        in its first seconds, or declined at screening, does not count)."""
         (count,) = self._db.execute(
-            "SELECT COUNT(*) FROM sessions WHERE routine = ? AND outcome != 'declined' AND started > ?",
+            "SELECT COUNT(*) FROM sessions WHERE routine = ? AND stepped IS NOT NULL AND started > ?",
             (routine, now - GUARD_WINDOW_S),
         ).fetchone()
         return count

@@ -248,15 +248,20 @@ class Session:
         texts = prompts.fixed_texts(routine, self.vocab, self._planned_s(plan), self.options.timing.resume_window_s, plan.offer)
         bank = SpeechBank(self.cache, self.options.speech, plan.timeline, texts)
         without_answers = [e for e in self.routine_engines if e != ANSWERS_ENGINE]
+        row = None if screen_only else self.history.start(routine.id, now)
+
+        def stepping():  # the screening is over and the first step begins
+            self.listener.listen_with(without_answers)
+            if row is not None:
+                self.history.stepped(row, time.time())
+
         self.controller = Controller(
             plan, self.player, bank, self.events, self.listener, self.parts.clock, self.log, self.options.timing,
-            sync=self.sync,
-            answered=lambda: self.listener.listen_with(without_answers),
+            sync=self.sync, answered=stepping,
         )
         if self._interrupt is not None:
             self.controller.interrupt(self._interrupt)
         self.listener.listen_with(self.routine_engines)
-        row = None if screen_only else self.history.start(routine.id, now)
         try:
             result = self.controller.run()
         finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,14 +133,29 @@ class Settings:
         return SpeechSettings(voice=self["voice"], rate_wpm=self["rate"])
 
 
+MAX_SETTINGS_BYTES = 64 * 1024
+
+
 def load_file(path: Path) -> dict:
-    """The settings file's values, checked; {} when there is no file."""
+    """The settings file's values, checked; {} when there is no file (at the usual place: one that
+    VOICEGUIDE_SETTINGS names must be there)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
+        if not path.exists():
+            if os.environ.get("VOICEGUIDE_SETTINGS"):
+                raise UsageError(f"{path}: no such settings file, but VOICEGUIDE_SETTINGS names it; create it or unset the variable")
+            return {}
+        if not path.is_file():  # a folder, /dev/zero or a FIFO would fail or never end
+            raise UsageError(f"{path}: the settings file is not a regular file; point VOICEGUIDE_SETTINGS at a .toml file")
+        if path.stat().st_size > MAX_SETTINGS_BYTES:
+            raise UsageError(f"{path}: the settings file is over {MAX_SETTINGS_BYTES} bytes; a settings file is a few lines")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise VoiceguideError(f"cannot read the settings file {path}: {exc.strerror}") from None
+        raise UsageError(f"{path}: cannot read the settings file ({exc.strerror}); check its permissions") from None
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # some editors start UTF-8 with a byte-order mark
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}); save the settings file as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -177,12 +193,17 @@ def keep(**values) -> None:
     """Remember the person's choices (rate, volume) for the next session."""
     kept = {**load_kept(), **values}
     path = kept_path()
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(kept) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        # A temporary file of its own: two sessions keeping their choices at once must not share one.
+        fd, tmp = tempfile.mkstemp(prefix=".kept-", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(kept) + "\n")
+        os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise VoiceguideError(f"cannot keep the speech settings in {path}: {exc.strerror}; check the folder is writable") from None
 
 

@@ -8,6 +8,7 @@ alias bomb), duplicate keys (YAML silently keeps the last), and oversized files.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def read_document(path: Path) -> Document:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise fail(line, f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
-    return parse_document(name, text)
+    return parse_document(name, text.removeprefix("\ufeff"))  # some editors start UTF-8 with a byte-order mark
 
 
 class _AliasRefused(yaml.MarkedYAMLError):
@@ -100,7 +101,18 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff]")
+"""Characters YAML refuses, and that no one types on purpose: C0/C1 controls but tab and line ends,
+a byte-order mark (anywhere), non-characters."""
+
+
 def parse_document(name: str, text: str) -> Document:
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise YamlSourceError(Problem(name, line, "(document)", f"control character U+{ord(bad.group()):04X} at column "
+                                      f"{column}; remove it (save the file as plain UTF-8 text)"))
     loader = _NoAliasLoader(text)
     try:
         node = loader.get_single_node()
@@ -118,7 +130,9 @@ def parse_document(name: str, text: str) -> Document:
         what = exc.problem or exc.context or "syntax error"
         raise YamlSourceError(Problem(name, line, "(document)", f"not valid YAML: {what}")) from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError(Problem(name, 1, "(document)", f"not valid YAML: {exc}")) from None
+        raise YamlSourceError(Problem(name, 1, "(document)", f"not valid YAML: {' '.join(str(exc).split())}")) from None
+    except RecursionError:
+        raise YamlSourceError(Problem(name, 1, "(document)", "nested too deeply; content is a few levels deep at most")) from None
     finally:
         loader.dispose()
     return Document(name, data, lines)
