@@ -590,9 +590,9 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, di
 
 
 def _recall() -> dict:
-    """Stop and pain phrases, synthesized by espeak-ng (6 voices, 2 speeds), flite (4 voices) and
-    festival, through the whole English listener: clean, at 10 dB SNR, and said over the guide's
-    voice (double talk, echo cancelled). There is no real recording of a pain phrase."""
+    """Stop and pain phrases, synthesized by espeak-ng (6 voices), flite (4 voices) and festival,
+    through the whole English listener: clean, at 10 dB SNR, and said over the guide's voice by
+    espeak-ng's voices (double talk, echo cancelled). There is no real recording of a pain phrase."""
     from . import hearing, speechset
     from .echo import EchoCanceller
     from .inputs import PcmInput
@@ -602,8 +602,8 @@ def _recall() -> dict:
     vocab = library.vocabularies["en"]
     phrases = speechset.safety_phrases(vocab)
     voices = speechset.VOICES + speechset.OTHER_VOICES
-    words = speechset.build(phrases, voices, (130, 210), (50,), gap_s=0.6)
-    spaced = speechset.build(phrases, voices, (150,), (50,), gap_s=2.0)
+    words = speechset.build(phrases, voices, (150,), (50,), gap_s=0.6)
+    spaced = speechset.build(phrases, speechset.VOICES, (150,), (50,), gap_s=2.0)
     guide = np.concatenate([speechset.espeak(t, "en", 160) for t in speechset.narration_texts(library)[:12]])
     talk, played = speechset.over_the_guide(spaced, Pcm(guide, INPUT_RATE), ECHO_DB, ECHO_DELAY_MS)
     sets = {"clean": (words, None), "10 dB": (speechset.with_noise(words, 10, seed=2), None), "double talk": (talk, played)}
