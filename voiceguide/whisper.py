@@ -1,7 +1,9 @@
-"""What a person meant: Whisper tiny.en over one utterance.
+"""What a person meant: Whisper tiny.en, in two stages.
 
-The keyword spotter silences the guide fast and is often wrong; this decides, once the utterance
-has ended, what was said. Two readings of the same audio, from one pass of the encoder:
+WhisperTrigger takes a quick look as each word of an utterance's opening ends, and silences the
+guide when it may be stop or pain (forced choice alone, on 2 s, at lenient bars). WhisperPath
+decides, once the utterance has ended, what was said. Two readings of the same audio, from one
+pass of the encoder:
 
 - forced choice: how likely the model finds that the utterance starts with each stop and pain
   phrase ("Stop", "It hurts", ...), as the log-probability of the phrase's tokens right after the
@@ -268,30 +270,6 @@ stop phrases and all but 3 of "pain", "it hurts" and "that hurts"; "ouch" 95 of 
 at these bars, 10 at -9 and -10, 15 at -8 and -11. With the looks below 0.7 as well, 9 (140 an
 hour; `voiceguide bench real`), 7 of them "pain" at -7.3 to -9.9: a stricter pain bar would lose
 synthesized pains in noise first."""
-
-
-LOOK_PROBS = (0.7, 0.5)
-"""The trigger looks each time the voice detector's probability falls below one of these: a word is
-ending. Below 0.5 alone (where the listener's utterances end) the fall came too late in noise: 0.20 s
-after the last sound of synthesized stop and pain at 10 dB SNR (p95; 0.10 s clean), against 0.14 s
-(0.09 s) below 0.7. But 0.7 is crossed inside words too (the closure before the "p" of "stop"), so
-the look at 0.5 stays: 7 of 100 real stops were silenced only by it."""
-TRIGGER_FRAMES = 200
-"""The trigger's look is at the last 2 s of an utterance's opening: 0.05 CPU-s here, a fifth of a
-decision's encoder."""
-TRIGGER_WITHIN_S = 2.4
-"""The trigger looks only this far into the audio it is given (the 0.4 s before the voice began and
-its first 2 s): a command is said on its own or opens what is said. Stop or pain later in long
-talk is left to the decision, at the latest MAX_UTTERANCE_S on."""
-TRIGGER_STOP_LOG_PROB = -8.0
-TRIGGER_PAIN_LOG_PROB = -10.0
-"""The trigger's bars, lower than the decision's: a wrong silence is cheap and picked up again. Looked
-at each dip of the voice detector in an utterance's first 2 s (../shared/realspeech and synthesized
-phrases, espeak-ng, flite and festival, clean and at 10 dB): every real stop the detector finds
-(256 of 260) passes -8; so do all 1,296 synthesized stop phrases, "pain", "it hurts" and "that
-hurts" but 3, and 95 of 108 synthesized "ouch" (espeak-ng's "ouch" is mostly written "out"). Running
-speech opened with stop or pain at these bars in 5 of its 65 utterances (78 an hour); at -9/-10,
-10; at -8/-11, 15."""
 
 
 class WhisperTrigger:
