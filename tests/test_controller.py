@@ -118,6 +118,18 @@ class GoesQuiet(ClockedInput):
         return super().read(timeout_s)
 
 
+class MutedFrom(ClockedInput):
+    """A microphone muted at `muted_s`: from then on, exact digital zero."""
+
+    def __init__(self, clock, muted_s: float):
+        super().__init__(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), clock)
+        self._muted_at = muted_s
+
+    def read(self, timeout_s):
+        block = super().read(timeout_s)
+        return np.zeros_like(block) if block is not None and self._clock.now() >= self._muted_at else block
+
+
 @pytest.fixture(scope="module")
 def shipped():
     return load_library()
@@ -130,7 +142,7 @@ def guide(tmp_path, shipped):
     history = History(tmp_path / "history.sqlite3")
 
     def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None,
-            screen_only=False, options=None, extra_paths=()):
+            screen_only=False, options=None, extra_paths=(), muted_s=None):
         local = load_library([write(tmp_path, routine_yaml)], base=shipped)
         assert not local.errors, [str(p) for p in local.errors]
         routine = next(iter(local.routines.values()))
@@ -138,6 +150,7 @@ def guide(tmp_path, shipped):
         output = SimulatedOutput(clock)
         silence = Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)
         mic = GoesQuiet(clock, quiet_s, back_s) if quiet_s is not None else ClockedInput(silence, clock)
+        mic = MutedFrom(clock, muted_s) if muted_s is not None else mic
         log = SessionLog(clock)
         path = ScriptedPath(list(script), log, fail_at_s)
         session = Session(
@@ -420,6 +433,23 @@ def test_sessions_killed_before_the_first_step_do_not_count_toward_the_daily_lim
 
 
 # --- fail safe and signals ---------------------------------------------------------------------------
+
+
+def test_a_muted_microphone_is_deaf_after_a_second_of_digital_zero(guide):
+    (result,), records, session = guide(muted_s=2.0)
+    deaf = next(r for r in records if r["type"] == "cue_started" and r.get("text", "").startswith("I can't hear you"))
+    assert deaf["text"].startswith("I can't hear you any more: the microphone seems muted.")
+    assert 3.0 <= first(records, "silenced")["t"] <= 3.0 + 0.1
+    assert State.PAUSED in states(session) and "Come up again." not in spoken(records)
+
+
+def test_a_microphone_slow_to_start_is_given_time_and_one_never_heard_is_not_heard_any_more(guide):
+    (result,), records, _ = guide(quiet_s=0.0, back_s=1.5)  # its first audio comes after 1.5 s
+    assert result.outcome == "completed" and not [t for t in spoken(records) if t.startswith("I can't hear you")]
+    (result,), records, _ = guide(quiet_s=0.0)  # never
+    deaf = next(t for t in spoken(records) if t.startswith("I can't hear you"))
+    assert deaf.startswith("I can't hear you: no sound is coming from the microphone."), deaf
+    assert 3.0 <= first(records, "silenced")["t"] <= 3.0 + 0.1
 
 
 def test_when_the_microphone_goes_quiet_the_guide_pauses_within_half_a_second_and_says_why(guide):

@@ -247,6 +247,21 @@ def test_killing_the_input_stream_pauses_the_guide_and_says_why(pulse, tmp_path,
     assert result.outcome == "stopped" and result.signal == 15
 
 
+def test_a_muted_microphone_pauses_the_guide_and_says_so(pulse, routine_file, tmp_path):
+    """A muted source sends exact digital zero, which no real microphone does: after about a second
+    of it the guide pauses and says why; unmuted, it hears again and waits for resume."""
+    with Rehearsal(pulse, routine_file(), tmp_path) as r:
+        began = r.wait_for("guide: Sit on a sturdy chair", timeout_s=60)
+        pulse.pactl("set-source-mute", "mic.monitor", "1")
+        try:
+            said = r.wait_for("guide: I can't hear you any more: the microphone seems muted", timeout_s=5)
+            assert said - began <= 1.0 + 0.5 + 1.0  # muted a moment after the line began; deaf 1 s on
+        finally:
+            pulse.pactl("set-source-mute", "mic.monitor", "0")
+        r.wait_for("guide: I can hear you again", timeout_s=10)
+        assert r.signal(signal.SIGTERM) == 143
+
+
 def test_the_voice_menu_on_devices_chooses_by_name_runs_stops_and_waits_again(pulse, tmp_path):
     """`voiceguide serve` as on a smart speaker: a synthesized person starts the menu, cuts the
     offer short with "stop", starts it again, picks a routine by name, stops it twice (stop, then

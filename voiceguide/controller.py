@@ -513,7 +513,7 @@ class Controller(Conversation):
             self._deaf = pending
             self._resume_to = State.SCREENING if self.state is State.SCREENING else State.SPEAKING
             self._from_cue_start()
-            self._say(prompts.deaf(pending.kind), (Command.PAIN, Command.STOP))
+            self._say(prompts.deaf(pending.kind, self._listener.heard_sound), (Command.PAIN, Command.STOP))
             if isinstance(self._pending, CommandEvent):
                 return self._dispatch(self._pending)
             return State.PAUSED

@@ -61,9 +61,14 @@ class PcmInput:
         self._pos = len(self._samples)
 
 
+MIC_NOISE_RMS = 3.0
+"""A simulated microphone's own noise (about -80 dBFS): a real one is never exactly zero, and the
+guide takes a run of exact zeros for a muted microphone."""
+
+
 class ClockedInput:
     """A simulated microphone: recorded audio from the session's time zero, released only as the
-    session clock passes it, then silence for as long as the session goes on."""
+    session clock passes it, then its own faint noise for as long as the session goes on."""
 
     def __init__(self, pcm: Pcm, clock: "VirtualClock", block_ms: int = BLOCK_MS):
         self._samples = resample(pcm, INPUT_RATE).samples
@@ -71,6 +76,7 @@ class ClockedInput:
         self._clock = clock
         self._pos = 0
         self._closed = False
+        self._noise = np.random.default_rng(0)
 
     def released_s(self) -> float:
         """The end of the last whole block the clock has passed: what a microphone would have
@@ -88,7 +94,8 @@ class ClockedInput:
         if len(block) < self._block:
             block = np.concatenate([block, np.zeros(self._block - len(block), np.int16)])
         self._pos = end
-        return block
+        noise = np.rint(self._noise.normal(0.0, MIC_NOISE_RMS, self._block))
+        return np.clip(block + noise, -32768, 32767).astype(np.int16)
 
     def close(self) -> None:
         self._closed = True

@@ -71,6 +71,10 @@ DECIDER_BEHIND_S = 1.5
 the trigger goes on silencing meanwhile: it is deaf only this far behind."""
 DEAF_AFTER_S = 0.5
 """No microphone audio, or a recognizer this far behind, for this long means the guide is deaf."""
+FIRST_AUDIO_GRACE_S = 3.0
+"""A microphone may take this long to send its first audio (some take a second or two to start)."""
+MUTED_AFTER_S = 1.0
+"""Exact digital zero for this long is a muted microphone: a real one always hears some noise."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,11 @@ class Listener:
         self._progress = threading.Condition()
         self._ended = False
         self.last_audio_at = clock()
+        self.audio_arrived = False  # any block yet
+        self.heard_sound = False
+        """Whether the microphone has sent anything but digital zero: only then can the guide
+        say it cannot hear you "any more"."""
+        self._zero_since: float | None = None  # when the run of all-zero blocks began
         self.error: BaseException | None = None
         self._listening = frozenset(self._engines)
 
@@ -295,14 +304,17 @@ class Listener:
 
     def deaf_because(self, now: float) -> tuple[str, str] | None:
         """Why the guide cannot hear right now, as (kind, detail), or None when it can. kind is
-        "failed", "ended", "quiet" or "behind"."""
+        "failed", "ended", "quiet", "muted" or "behind"."""
         if self.error is not None:
             return "failed", f"the speech recognizer failed: {self.error}"
         if self._ended:
             return "ended", "the microphone stream ended"
         quiet_s = now - self.last_audio_at
-        if quiet_s > DEAF_AFTER_S:
+        if quiet_s > (DEAF_AFTER_S if self.audio_arrived else FIRST_AUDIO_GRACE_S):
             return "quiet", f"no audio from the microphone for {quiet_s:.1f} s"
+        zero_since = self._zero_since
+        if zero_since is not None and now - zero_since > MUTED_AFTER_S:
+            return "muted", f"only digital silence from the microphone for {now - zero_since:.1f} s"
         for engine, q in zip(self._engines, self._queues):
             behind_s = q.qsize() * BLOCK_MS / 1000
             if behind_s > (DECIDER_BEHIND_S if engine == WhisperPath.engine else DEAF_AFTER_S):
@@ -328,6 +340,11 @@ class Listener:
                 if not len(block):
                     continue
                 self.last_audio_at = self._clock()
+                self.audio_arrived = True
+                if block.any():
+                    self.heard_sound, self._zero_since = True, None
+                elif self._zero_since is None:
+                    self._zero_since = self.last_audio_at
                 played = None
                 if self._echo is not None and len(block) == self._echo.canceller.frame:
                     # When the echo moves, what the canceller leaves of it changes: learn it anew.

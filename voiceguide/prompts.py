@@ -22,6 +22,7 @@ LOUDER = ("Is this easier to hear?", "This is as loud as I go.")
 SOFTER = ("Turning it down.", "This is as quiet as I go.")
 DEAF_REASONS = {
     "quiet": "no sound is coming from the microphone",
+    "muted": "the microphone seems muted",
     "failed": "the speech recognizer stopped working",
     "behind": "the speech recognizer has fallen behind",
     "ended": "the microphone has closed",
@@ -32,10 +33,11 @@ def stopped(window_s: float) -> str:
     return f"Stopped. Say resume within {window_s:g} seconds to pick up from the start of this step."
 
 
-def deaf(reason_key: str) -> str:
+def deaf(reason_key: str, heard_before: bool = True) -> str:
+    """`heard_before`: the microphone has sent sound in this session; only then "any more"."""
     return (
-        f"I can't hear you any more: {DEAF_REASONS[reason_key]}. I've paused, because I won't guide you "
-        "while I can't hear you."
+        f"I can't hear you{' any more' if heard_before else ''}: {DEAF_REASONS[reason_key]}. I've paused, "
+        "because I won't guide you while I can't hear you."
     )
 
 
@@ -79,7 +81,7 @@ def fixed_texts(routine: Routine, vocab: Vocabulary, total_s: float, window_s: f
     """Every prompt a session of `routine` may say, so all of them can be rendered up front."""
     texts = [SCREEN_INTRO, NOT_HEARD, NO_ANSWER_DECLINE, ANSWERS_THANKS, TIMED_OUT, PAUSED, HEARING_AGAIN,
              stopped(window_s), help_text(vocab), routine.safety_message, *SLOWER, *FASTER, *LOUDER, *SOFTER]
-    texts += [deaf(key) for key in DEAF_REASONS]
+    texts += [deaf(key, before) for key in DEAF_REASONS for before in (True, False)]
     for q in routine.screening:
         texts += [q.ask, declined(routine, q.reason)]
     if offer_routine is not None:

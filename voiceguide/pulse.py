@@ -7,7 +7,9 @@ the real-device tests and by `voiceguide bench`.
 A null sink with no low-latency client renders in 2-second blocks, so a new stream waits up to
 two seconds to start. A real card does not behave so; to make the null sinks behave like one,
 each sink gets a silent 10 ms keepalive stream (zeros mixed in change nothing). Even so, the
-first stream a process opens still waits about a second once: see `warm_up`.
+first stream a process opens still waits about a second once: see `warm_up`. The "mic" sink's
+keepalive carries a real microphone's faint noise instead: the guide takes exact digital zero for
+a muted microphone.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ if TYPE_CHECKING:
     from .player import Halt
 
 INSTALL_HINT = "install it with: sudo apt-get install pulseaudio pulseaudio-utils libasound2-plugins"
+
+
+MIC_SINK = "mic"
+
+
+def _mic_noise(pipe) -> None:
+    """Feeds the mic sink's keepalive a microphone's own noise (inputs.MIC_NOISE_RMS), until it ends."""
+    from .inputs import MIC_NOISE_RMS
+
+    second = np.rint(np.random.default_rng(0).normal(0.0, MIC_NOISE_RMS, 16000)).astype("<i2").tobytes()
+    with contextlib.suppress(OSError, ValueError):
+        while True:
+            pipe.write(second)
+            pipe.flush()
 
 
 class PulseServer:
@@ -76,13 +92,14 @@ class PulseServer:
         self.pactl("set-default-source", self.default_source)
         self._zeros = open("/dev/zero", "rb")
         for sink in self.sinks:
-            self._keepalives.append(
-                subprocess.Popen(
-                    ["pacat", "--playback", f"--device={sink}", "--latency-msec=10", "--raw", "--rate=16000", "--channels=1"],
-                    env={**os.environ, **self.env}, stdin=self._zeros, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, start_new_session=True,
-                )
+            keepalive = subprocess.Popen(
+                ["pacat", "--playback", f"--device={sink}", "--latency-msec=10", "--raw", "--rate=16000", "--channels=1"],
+                env={**os.environ, **self.env}, stdin=subprocess.PIPE if sink == MIC_SINK else self._zeros,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )
+            self._keepalives.append(keepalive)
+            if sink == MIC_SINK:
+                threading.Thread(target=_mic_noise, args=(keepalive.stdin,), daemon=True).start()
         return self
 
     @contextlib.contextmanager
