@@ -562,3 +562,25 @@ def test_a_silence_in_a_hold_picks_the_hold_up_where_it_was(guide):
     # 6 s of hold in all: the 2 s before the silence, and the rest after the verdict.
     assert 6.0 <= after_hold - hold_start - (resumed["t"] - first(records, "silenced")["t"]) <= 6.0 + 0.1
     assert result.outcome == "completed"
+
+
+def test_the_history_is_private_to_the_user(tmp_path):
+    """Session outcomes are health information."""
+    import stat
+
+    history = History(tmp_path / "new" / "voiceguide" / "history.sqlite3")
+    history.finish(history.start("upper-back", 0.0), "completed", 1.0, [])
+    folder = tmp_path / "new" / "voiceguide"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for f in folder.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+
+
+def test_captions_show_control_and_bidi_characters_escaped():
+    """A right-to-left override in a routine's text must not reorder the caption line, nor a BEL ring."""
+    import io
+
+    shown = io.StringIO()
+    log = SessionLog(VirtualClock(), captions=shown)
+    log.emit("cue_started", kind="speech", text="Sit \u202etall\u202c.\a")
+    assert shown.getvalue() == "    0.0s  guide: Sit \\u202etall\\u202c.\\u0007\n"

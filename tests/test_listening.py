@@ -405,3 +405,28 @@ def test_the_gate_remembers_a_bounded_past_and_still_judges_the_present():
     assert not gate.admits(now - 60, safety=False)
     # Older than it remembers (only a recording read far ahead of a slow path): a stop or pain is let through.
     assert gate.admits(1.0, safety=True) and not gate.admits(1.0, safety=False)
+
+
+def test_listen_mixes_a_stereo_recording_and_refuses_a_rate_too_low_to_hold_speech(cli, tmp_path):
+    import wave
+
+    from voiceguide.speechset import espeak
+
+    pain = espeak("pain", "en-us", 150)
+    quiet = np.zeros(INPUT_RATE, np.int16)
+    right = np.concatenate([quiet, pain, quiet])
+    stereo = np.stack([np.zeros_like(right), right], axis=1)  # said on the right channel only
+    path = tmp_path / "stereo.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(INPUT_RATE)
+        w.writeframes(stereo.astype("<i2").tobytes())
+    result = cli("listen", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line).get("command") for line in result.stdout.splitlines() if "command" in line] == ["pain"]
+    low = tmp_path / "low.wav"
+    write_wav(low, Pcm(np.zeros(80, np.int16), 8))
+    result = cli("listen", str(low))
+    assert result.returncode == 2 and result.stderr.strip() == (
+        f"voiceguide: {low}: sample rate 8 Hz; give a recording at 8000 Hz or more"), result.stderr

@@ -27,17 +27,27 @@ class Pcm:
     rate: int  # hertz
 
 
+MIN_WAV_RATE = 8000
+"""The lowest sample rate a recording may have: below it, no speech is left to hear."""
+MAX_WAV_BYTES = 2 * 1024**3
+
+
 def read_wav(path: Path) -> Pcm:
-    """Read a 16-bit WAV (mono, or the first channel of several)."""
+    """Read a 16-bit WAV, mixing several channels into one: a word on either channel is heard."""
     try:
+        if path.stat().st_size > MAX_WAV_BYTES:  # before reading: a sparse file can claim anything
+            raise UsageError(f"{path}: over {MAX_WAV_BYTES // 1024**3} GB; give a shorter recording")
         with wave.open(str(path), "rb") as w:
             if w.getsampwidth() != 2:
                 raise UsageError(f"{path}: {8 * w.getsampwidth()}-bit audio; give a 16-bit PCM WAV file")
-            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
             channels, rate = w.getnchannels(), w.getframerate()
+            if rate < MIN_WAV_RATE:
+                raise UsageError(f"{path}: sample rate {rate} Hz; give a recording at {MIN_WAV_RATE} Hz or more")
+            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     except (OSError, EOFError, wave.Error) as exc:
         raise UsageError(f"{path}: cannot read as a WAV file ({exc}); give a 16-bit PCM WAV file") from None
-    return Pcm(data[::channels].astype(np.int16), rate)
+    frames = data[: len(data) // channels * channels].reshape(-1, channels).astype(np.int32)
+    return Pcm((frames.sum(axis=1) // channels).astype(np.int16), rate)
 
 
 def write_wav(path: Path, pcm: Pcm) -> None:

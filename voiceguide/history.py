@@ -72,7 +72,10 @@ class History:
     def __init__(self, path: Path | None = None):
         self.path = path or data_dir() / "history.sqlite3"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Outcomes are health information: the folder and the file are the user's alone.
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():  # SQLite gives its -wal and -shm files the database's mode
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             # One session uses it from one thread at a time, but not always the thread that opened it.
             self._db = sqlite3.connect(str(self.path), timeout=5, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -67,7 +67,8 @@ class SessionLog:
     def _caption(self, t: float, text: str | None) -> None:
         if text is None:
             return
-        line = f"{t:7.1f}s  {text}"
+        # Content and transcripts may hold control or bidi characters: shown, never obeyed by the terminal.
+        line = f"{t:7.1f}s  " + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
         for stream in (self._captions, self._transcript):
             if stream is not None:
                 print(line, file=stream, flush=True)
