@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .listener import CommandEvent, Silence
+from .realspeech import DECISION_S, TRIGGER_S
 from .speechset import SAFETY, SpeechSet
 
 LATE_S = 0.8
@@ -81,22 +82,17 @@ def heard_as(events: list[CommandEvent], speech: SpeechSet, commands: tuple[str,
     return len(taken), len(others)
 
 
-TRIGGER_S = 0.15
-"""The two-stage listener's trigger must silence the guide by this long after a word ends."""
-DECIDED_S = 1.0
-"""...and its decision come by this long after."""
-
-
 def staged(events: list, speech: SpeechSet) -> dict:
-    """The two-stage listener, phrase by phrase: {text: {"command", "said", "silenced" (a Silence
-    or the command itself by TRIGGER_S after the word), "decided" (its command by DECIDED_S),
-    "wrong" (the other safety command by then)}}."""
+    """The two-stage listener, phrase by phrase, timed as on real people (realspeech.TRIGGER_S,
+    DECISION_S): {text: {"command", "said", "silenced" (a Silence or the command itself by
+    TRIGGER_S after the word), "decided" (its command by DECISION_S), "wrong" (the other safety
+    command by then)}}."""
     rows: dict = {}
     for u in speech.utterances:
         if u.command is None:
             continue
         row = rows.setdefault(u.text, {"command": u.command, "said": 0, "silenced": 0, "decided": 0, "wrong": 0})
-        near = [e for e in events if u.start_s <= e.t <= u.end_s + DECIDED_S]
+        near = [e for e in events if u.start_s <= e.t <= u.end_s + DECISION_S]
         decided = {e.command.value for e in near if isinstance(e, CommandEvent)}
         row["said"] += 1
         row["silenced"] += any(e.t <= u.end_s + TRIGGER_S and (isinstance(e, Silence) or e.command.value in SAFETY)

@@ -170,12 +170,12 @@ class WhisperDecider:
                                        [self._start + list(p) for p in self._prompts], beam_size=1,
                                        max_length=len(self._start) + max(map(len, self._prompts)) + 1,
                                        return_logits_vocab=True)
-        rows = {p: np.asarray(r.logits[0]) for p, r in zip(self._prompts, results)}
+        rows = {p: [_log_softmax(row) for row in np.asarray(r.logits[0])] for p, r in zip(self._prompts, results)}
         scores: dict = {}
         for meaning, phrase, tokens in self._safety:
             # Any prompt that starts with the form's tokens but the last holds every row it needs.
             prompt = next(p for p in self._prompts if p[: len(tokens) - 1] == tuple(tokens[:-1]))
-            lp = sum(float(_log_softmax(rows[prompt][k])[tok]) for k, tok in enumerate(tokens))
+            lp = sum(float(rows[prompt][k][tok]) for k, tok in enumerate(tokens))
             scores[(meaning, phrase)] = max(lp, scores.get((meaning, phrase), -math.inf))
         return scores
 
@@ -304,13 +304,14 @@ class WhisperTrigger:
         p = self._voice.observe(samples)
         fell = any(self._p >= bar > p for bar in LOOK_PROBS)
         self._p = p
-        if not fell or self._fired or self._samples > TRIGGER_WITHIN_S * INPUT_RATE:
-            return []
-        return self._look(t)
+        return self._look(t) if fell and self._may_look() else []
 
     def finish(self, t: float) -> list:
         """The utterance ended (or the input did) while the voice was still up: look once more."""
-        return self._look(t) if self._p >= min(LOOK_PROBS) and not self._fired and self._samples <= TRIGGER_WITHIN_S * INPUT_RATE else []
+        return self._look(t) if self._p >= min(LOOK_PROBS) and self._may_look() else []
+
+    def _may_look(self) -> bool:
+        return not self._fired and self._samples <= TRIGGER_WITHIN_S * INPUT_RATE
 
     def _look(self, t: float) -> list:
         scores = self._decider.safety(np.concatenate(self._blocks), TRIGGER_FRAMES)
