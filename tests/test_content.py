@@ -2,11 +2,14 @@
 FILE:LINE: key.path message."""
 
 import json
+import shutil
 
 import pytest
 
 from voiceguide.content import Command, content_root, load_library, load_routine
+from voiceguide.timeline import compile_routine
 from voiceguide.errors import ContentError, UsageError
+from voiceguide.recognizers import key_phrases
 
 from .routine_yaml import VALID, write
 
@@ -142,6 +145,75 @@ def test_side_placeholder_needs_sides(tmp_path):
     assert only_error(tmp_path, text) == "routine.yaml:12: steps[0].say: uses {side} but the step has no 'sides'"
 
 
+@pytest.mark.parametrize("old, new, message", [
+    ("    hold: 10\n", "    hold: " + "9" * 5000 + "\n",
+     "routine.yaml:15: steps[1].hold: a number 5000 characters long; give a number of a few digits"),
+    ("sides: [left, right]", "sides: [[left]]", "routine.yaml:14: steps[1].sides: must be a list of distinct sides from: left, right"),
+    ("  - Move gently.", "  - Say {jump} to jump.",
+     "routine.yaml:5: precautions[0]: unknown placeholder {jump}; a precaution may name a command, such as {pause}, "
+     "which is said in the vocabulary's words"),
+    ("id: test-routine", "id: test-routine\nlanguage: xx",
+     "routine.yaml:2: language: must be a two-letter ISO 639-1 language code such as 'en' or 'ko'"),
+], ids=["5000-digits", "nested-sides", "unknown-command", "no-such-language"])
+def test_values_no_routine_has_are_one_line_errors(tmp_path, old, new, message):
+    assert only_error(tmp_path, VALID.replace(old, new)) == message
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("id: test-routine", "id: stop", "routine.yaml:1: id: the spoken name 'stop' is already the command 'stop'; "
+     "the voice menu could not tell them apart, so give the routine other names"),
+    ("steps:", "names: [hello guide]\nsteps:", "routine.yaml:11: names: the spoken name 'hello guide' is already the "
+     "menu phrase 'start'; the voice menu could not tell them apart, so give the routine other names"),
+    ("steps:", "names: [knee twist]\nsteps:", "routine.yaml:11: names: the spoken name 'knee twist' is already the "
+     "routine 'knee-twist'; the voice menu could not tell them apart, so give the routine other names"),
+    ("id: test-routine", "id: test-routine\nlanguage: de", "routine.yaml:2: language: no command vocabulary for 'de' "
+     f"(have: en, ko); add one with `language: de` to {content_root() / 'commands'}"),
+], ids=["named-stop", "named-hello-guide", "named-as-another", "no-vocabulary"])
+def test_check_refuses_a_routine_the_voice_menu_or_a_session_could_not_use(tmp_path, old, new, message):
+    library = load_library([write(tmp_path, VALID.replace(old, new))], base=load_library())
+    assert [str(p) for p in library.problems] == [message]
+
+
+def test_a_precaution_names_a_command_in_the_vocabularys_words_and_the_lint_allows_it(tmp_path):
+    text = VALID.replace("  - Move gently.", "  - Take a break when you need one. Say {pause}, and {time_left} to hear the time.")
+    library = load_library([write(tmp_path, text)], base=load_library())
+    assert library.problems == ()
+    routine = library.routines["test-routine"]
+    said = [c.text for c in compile_routine(routine).cues]
+    assert "Take a break when you need one. Say pause, and time left to hear the time." in said
+    korean = load_library().vocabularies["ko"]
+    said = [c.text for c in compile_routine(routine, vocab=korean).cues]
+    assert f"Take a break when you need one. Say {korean.phrases[Command.PAUSE][0]}, and " \
+           f"{korean.phrases[Command.TIME_LEFT][0]} to hear the time." in said
+
+
+def test_an_empty_content_folder_is_an_error(tmp_path, cli):
+    (tmp_path / "content").mkdir()
+    result = cli("check", env={"VOICEGUIDE_CONTENT": str(tmp_path / "content")})
+    assert result.returncode == 2
+    assert result.stderr == f"{tmp_path / 'content'}:1: (document): no content files (.yaml) in this folder; check the path\n"
+
+
+def test_check_refuses_a_phrase_pocketsphinx_cannot_hear_as_run_and_serve_would(tmp_path, cli):
+    """English listens with pocketsphinx when Whisper is not installed (or --engine pocketsphinx):
+    a phrase of words its dictionary lacks must have pronunciations, or `check` says so."""
+    shutil.copytree(content_root(), tmp_path / "content")
+    vocab = tmp_path / "content" / "commands" / "en.yaml"
+    text = vocab.read_text().replace("help: [help, what can i say]", "help: [help, what can i say, hello zorblax]")
+    vocab.write_text(text)
+    env = {"VOICEGUIDE_CONTENT": str(tmp_path / "content")}
+    result = cli("check", env=env)
+    assert result.returncode == 2 and result.stderr == (
+        f"{vocab}:16: commands.help[2]: 'zorblax' in 'hello zorblax' is not in the pocketsphinx dictionary (English "
+        "listens with it when Whisper is not installed); give the phrase its ARPAbet pronunciations under spotting, "
+        "or use other words\n")
+    # (`serve` refuses it too: test_session_devices.) With its pronunciation given, pocketsphinx listens for it.
+    vocab.write_text(text.replace("spotting:\n", "spotting:\n  hello zorblax: {threshold: -20, pronunciations: [HH AH L OW Z AO R B L AE K S]}\n"))
+    assert cli("check", env=env).returncode == 0
+    (spotted,) = [k for k in key_phrases(load_library([vocab]).vocabularies["en"]) if k.phrase == "hello zorblax"]
+    assert spotted.phones == "HH AH L OW Z AO R B L AE K S"
+
+
 def test_wrapper_must_exist(tmp_path):
     text = VALID.replace("steps:", "warmup: no-such-routine\nsteps:")
     assert only_error(tmp_path, text).startswith("routine.yaml:11: warmup: no routine with id 'no-such-routine'")
@@ -237,8 +309,8 @@ def test_a_routines_menu_names_are_checked_and_may_not_mean_anything_else(tmp_pa
     assert only_error(tmp_path, VALID.replace("title:", "names: [knee 2]\ntitle:", 1)).endswith(
         "names[0]: must be words of letters and apostrophes only")
     clash = load_library([write(tmp_path, VALID.replace("title:", "names: [help]\ntitle:", 1))], base=shipped)
-    with pytest.raises(UsageError, match="routine.yaml: names: 'help' already means 'help'; give the routine another name"):
-        shipped.vocabularies["en"].with_choices(list(clash.routines.values()))
+    assert [str(p) for p in clash.problems] == ["routine.yaml:2: names: the spoken name 'help' is already the command "
+                                                "'help'; the voice menu could not tell them apart, so give the routine other names"]
 
 
 def test_a_vocabulary_cannot_make_stop_or_pain_unhearable(tmp_path):
@@ -270,3 +342,19 @@ def test_yaml_nested_a_hundred_thousand_deep_is_one_line(tmp_path):
     assert only_error(tmp_path, "steps: " + "[" * 100_000 + "]" * 100_000 + "\n") == (
         "routine.yaml:1: (document): nested too deeply; content is a few levels deep at most"
     )
+
+
+def test_a_sparse_gigabyte_content_file_is_refused_by_its_size_before_reading(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "huge.yaml"
+    with open(path, "wb") as f:
+        f.truncate(2**30)  # sparse: a gigabyte claimed, nothing stored
+    tracemalloc.start()
+    try:
+        library = load_library([path])
+        assert tracemalloc.get_traced_memory()[1] < 2**20, "the file was read to be refused"
+    finally:
+        tracemalloc.stop()
+    assert [str(p) for p in library.errors] == [
+        "huge.yaml:1: (document): file is 1073741824 bytes; content files must be under 262144 bytes"]

@@ -56,11 +56,12 @@ def sets(library, english):
 
 def _heard_in(name: str, speech, english) -> hearing.Scores:
     """What the default English ears (pocketsphinx spotter + pocketsphinx commands) heard in a set.
-    The stop and pain sets are heard by the safety spotter alone: only it hears stop and pain, and
-    the other paths cannot take a detection from it (dedup and the stop tail are per command), so
-    the figures are the whole listener's, in a third of the time."""
+    The stop and pain sets, and the narration (whose figure is its false stops and pains), are heard
+    by the safety spotter alone: only it hears stop and pain, and the other paths cannot take a
+    detection from it (dedup and the stop tail are per command), so the figures are the whole
+    listener's, in a third of the time."""
     paths, _ = build_paths(english, "pocketsphinx")
-    if name.startswith("safety"):
+    if name.startswith("safety") or name == "narration":
         paths = [p for p in paths if p.engine == SPOTTER_ENGINE]
     return hearing.score(listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), paths), speech)
 

@@ -20,11 +20,28 @@ def _archive() -> bytes:
     return buf.getvalue()
 
 
+def _damaged_archive(encrypted: bool) -> bytes:
+    """An archive whose download is whole (its size and SHA-256 are as the manifest says) but
+    that fails while unpacking: a damaged deflate stream, or a member marked encrypted."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("test-model/am/final.mdl", ARCHIVE_FILES["am/final.mdl"])
+    data = bytearray(buf.getvalue())
+    if encrypted:
+        data[6] |= 1  # the flag bit, in the local header and in the central directory
+        data[data.rfind(b"PK\x01\x02") + 8] |= 1
+    else:
+        start = 30 + int.from_bytes(data[26:28], "little") + int.from_bytes(data[28:30], "little")
+        data[start + 5] ^= 0xFF
+        data[start + 6] ^= 0xFF
+    return bytes(data)
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     body = b""
 
     def do_GET(self):
-        body = self.server.body
+        body = self.server.bodies.get(self.path, self.server.body)
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -46,6 +63,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.body = _archive()
+    httpd.bodies = {"/damaged.zip": _damaged_archive(encrypted=False), "/encrypted.zip": _damaged_archive(encrypted=True)}
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -53,7 +71,7 @@ def server():
 
 
 def _models_dir(tmp_path: Path, server, path: str = "/model.zip", size: int | None = None, sha: str | None = None) -> Path:
-    body = server.body
+    body = server.bodies.get(path, server.body)
     root = tmp_path / "models"
     root.mkdir()
     (root / "manifest.yaml").write_text(
@@ -92,12 +110,14 @@ def test_download_checks_and_installs_the_model(cli, server, tmp_path):
 @pytest.mark.parametrize(
     "path, size, sha, says",
     [
-        ("/model.zip", None, "0" * 64, "SHA-256"),
+        ("/model.zip", None, "f" * 64, "SHA-256"),
         ("/short.zip", 10**6, None, "expected 1000000"),
         ("/cut.zip", None, None, "gave 7141 bytes, expected 14282"),
         ("/model.zip", 100, None, "more than"),
+        ("/damaged.zip", None, None, "the archive cannot be unpacked (Error -3 while decompressing data"),
+        ("/encrypted.zip", None, None, "the archive cannot be unpacked (File <ZipInfo"),
     ],
-    ids=["corrupt", "short", "interrupted", "too-long"],
+    ids=["corrupt", "short", "interrupted", "too-long", "damaged-inside", "encrypted"],
 )
 def test_a_bad_download_is_one_line_and_installs_nothing(cli, server, tmp_path, path, size, sha, says):
     root = _models_dir(tmp_path, server, path, size, sha)
@@ -122,3 +142,24 @@ def test_the_shipped_manifest_has_the_official_english_model(cli):
     english = [e for e in manifest() if e.language == "en"]
     assert [e.name for e in english] == ["vosk-model-small-en-us-0.15"]
     assert english[0].url.startswith("https://alphacephei.com/vosk/models/") and len(english[0].sha256) == 64
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("name: test-model", "name: ../evil", "models[0]: name: '../evil' is not a plain name"),
+    ("size: ", "size: big-", "is not a size in bytes"),
+    ("sha256: ", "sha256: [", "not valid YAML"),
+    ("sha256: ", "sha256: 00", "is not a SHA-256 in 64 lowercase hex digits"),
+    ("    engine: vosk\n", "    engine: [vosk]\n", "models[0]: engine: ['vosk'] is not text"),
+    ("    engine: vosk\n", "", "models[0]: needs exactly the keys name, language, engine, url, size, sha256"),
+    ("models:", "packaged:\n  - {name: w/x, language: en, engine: whisper, package: p, module: m, folder: f, files: {}}\nmodels:",
+     "packaged[0]: name: 'w/x' is not a plain name"),
+    ("models:", "packaged:\n  - {name: w, language: en, engine: whisper, package: p, module: m, folder: ../.., files: {a: b}}\n"
+     "models:", "packaged[0]: folder: '../..' is not a folder inside the package"),
+], ids=["name-with-path", "size-text", "not-yaml", "short-sha", "engine-list", "missing-key", "packaged-name", "packaged-folder"])
+def test_a_damaged_manifest_is_one_line_naming_the_entry_and_exit_2(cli, server, tmp_path, old, new, says):
+    root = _models_dir(tmp_path, server)
+    manifest = root / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace(old, new, 1))
+    result = cli("models", "list", env={"VOICEGUIDE_MODELS": str(root)})
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"voiceguide: {manifest}:") and says in result.stderr, result.stderr

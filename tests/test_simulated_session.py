@@ -51,6 +51,8 @@ def test_a_simulated_session_hears_pain_silences_at_once_and_writes_its_files(tm
 
 def test_session_flags_that_do_not_fit_are_one_line_errors(tmp_path):
     env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    user = tmp_path / "user.wav"
+    write_wav(user, Pcm(np.zeros(16000, np.int16), 16000))
     cases = [
         (("run", "upper-back", "--simulate"), "--simulate needs --user-audio"),
         (("run", "upper-back", "--out", "x.wav"), "add --simulate"),
@@ -58,11 +60,23 @@ def test_session_flags_that_do_not_fit_are_one_line_errors(tmp_path):
         (("screen", "upper-back", "--answers", "maybe"), "'maybe' is not yes or no"),
         (("screen", "upper-back", "--answers", "no,no"), "2 answers for 5 questions"),
         (("screen", "--answers", "no,yes"), "without a ROUTINE give one answer"),
+        # Outputs are checked before the session starts: none may overwrite the recording or another.
+        (("run", "upper-back", "--simulate", "--user-audio", str(user), "--out", str(user)),
+         f"--out {user}: that is also --user-audio; give another file"),
+        (("run", "upper-back", "--simulate", "--user-audio", str(user), "--events", str(tmp_path / "e"), "--transcript",
+          str(tmp_path / "." / "e")), f"--transcript {tmp_path / '.' / 'e'}: that is also --events; give another file"),
+        (("run", "upper-back", "--simulate", "--user-audio", str(user), "--events", str(tmp_path)),
+         f"--events {tmp_path}: cannot write it (Is a directory); give a file in a writable folder"),
+        (("run", "upper-back", "--simulate", "--user-audio", str(user), "--out", str(tmp_path / "no" / "x.wav")),
+         f"--out {tmp_path / 'no' / 'x.wav'}: cannot write it (No such file or directory)"),
+        (("render", "upper-back", "/proc/session.wav"), "output /proc/session.wav: cannot write it"),
     ]
     for args, message in cases:
         result = run_cli(*args, env=env)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "e").exists()  # nothing written, the recording untouched
+    assert read_wav(user).samples.tobytes() == np.zeros(16000, np.int16).tobytes()
 
 
 def test_screen_records_answers_for_every_routine_and_history_lists_nothing_yet(tmp_path):
@@ -130,3 +144,46 @@ def test_the_guide_does_not_obey_its_own_voice_but_hears_a_stop_over_it(tmp_path
     silenced = next(r for r in records if r["type"] == "silenced" and r["t"] >= said_at)
     assert first["t"] >= said_at and first["command"] == "stop"
     assert silenced["t"] - stop_end <= 0.300  # negative: decided before the tail of the word
+
+
+def test_a_damaged_history_is_kept_aside_and_the_session_goes_on(tmp_path):
+    """A history is not worth a session: a damaged file is said once, moved aside, and a new one
+    started; rows damaged by hand are left out of `history`, and the rest are listed."""
+    import sqlite3
+
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    folder = tmp_path / "data" / "voiceguide"
+    folder.mkdir(parents=True)
+    damaged = bytes(range(256)) * 16
+    (folder / "history.sqlite3").write_bytes(damaged)
+    routine = tmp_path / "short.yaml"
+    routine.write_text(SHORT_ROUTINE)
+    write_wav(tmp_path / "quiet.wav", Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE))
+    result = run_cli("run", str(routine), "--simulate", "--user-audio", str(tmp_path / "quiet.wav"), env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    (aside,) = folder.glob("history.sqlite3.damaged-*")
+    assert aside.read_bytes() == damaged
+    assert result.stderr.splitlines()[0] == (f"note: the session history {folder / 'history.sqlite3'} is damaged (file is "
+                                             f"not a database); it was moved to {aside} and a new history started")
+    assert "session ended: completed" in result.stdout
+    with sqlite3.connect(folder / "history.sqlite3") as db:  # rows edited by hand
+        db.execute("INSERT INTO sessions (routine, started, outcome, commands) VALUES ('a', 'noon', 'completed', '[]')")
+        db.execute("INSERT INTO sessions (routine, started, outcome, commands) VALUES ('b', 1e300, 'completed', '[]')")
+        db.execute("INSERT INTO sessions (routine, started, outcome, commands) VALUES ('c', 1.7e9, 'done', '[')")
+    result = run_cli("history", "--json", env=env)
+    assert result.returncode == 0
+    assert [(r["routine"], r["outcome"]) for r in json.loads(result.stdout)] == [("short", "completed")]
+    assert result.stderr == f"note: 3 damaged rows in {folder / 'history.sqlite3'} left out\n"
+
+
+SHORT_ROUTINE = """\
+id: short
+title: Short
+description: One step.
+precautions: [Move gently.]
+screening: []
+safety_message: Let's end here and rest.
+closing: Done.
+steps:
+  - say: Sit tall.
+"""

@@ -92,6 +92,57 @@ def test_cache_key_holds_voice_and_rate(tmp_path):
     assert cache.lookup_ms(SENTENCE, SpeechSettings(voice="en")) is None
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a tmpfs of its own, 64 KiB: `mount(options)` mounts it (root, as in CI)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+
+    def mount(options: str):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size=64k,{options}", "tmpfs", str(folder)], check=True)
+        return folder
+
+    yield mount
+    subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.mark.parametrize("options", ["ro", "rw"], ids=["read-only", "full"])
+def test_a_cache_folder_that_cannot_be_written_only_means_speaking_without_caching(small_disk, options):
+    """A read-only or full disk must not stop a session: the speech is rendered and spoken, and no
+    .tmp file is left behind."""
+    folder = small_disk(options)
+    if options == "rw":
+        (folder / "filler").write_bytes(b"x" * 60 * 1024)  # the speech (~150 KB) cannot fit in what is left
+    text = "A sentence for a cache that cannot keep it."
+    pcm = SpeechCache(folder=folder / "voiceguide").get_many([text], SpeechSettings())[text]
+    assert voiced_fraction(pcm.samples, pcm.rate) > 0.5
+    assert [p.name for p in folder.rglob("*") if p.is_file()] == ([] if options == "ro" else ["filler"])
+
+
+@pytest.mark.parametrize("damage", ["odd-length", "truncated", "empty", "not-a-wav", "other-rate"])
+def test_a_damaged_cache_entry_is_rendered_again_silently(tmp_path, damage):
+    settings = SpeechSettings()
+    cache = SpeechCache(folder=tmp_path)
+    good = cache.get_many([SENTENCE], settings)[SENTENCE]
+    (entry,) = tmp_path.glob("*.wav")
+    data = entry.read_bytes()
+    entry.write_bytes({"odd-length": data[:-1], "truncated": data[: len(data) // 2 + 1], "empty": b"",
+                       "not-a-wav": b"RIFF nonsense" * 10,
+                       "other-rate": data[:24] + (8000).to_bytes(4, "little") + data[28:]}[damage])
+    again = SpeechCache(folder=tmp_path).get_many([SENTENCE], settings)[SENTENCE]
+    assert np.array_equal(again.samples, good.samples) and again.rate == good.rate
+    assert entry.read_bytes() == data  # rendered again and kept
+
+
+def test_say_refuses_nothing_and_a_text_too_long_in_one_line(cli):
+    result = cli("say", "  ")
+    assert result.returncode == 2 and result.stderr == (
+        'voiceguide: say: nothing to say; give a sentence, such as `voiceguide say "Hello"`\n')
+    result = cli("say", "word " * 6000)
+    assert result.returncode == 2 and result.stderr == (
+        "voiceguide: say: the text is 29999 characters; give a sentence under 1000\n")
+
+
 def test_missing_espeak_is_a_one_line_error_saying_what_to_install(tmp_path):
     # Hide pyttsx3's espeak-ng binding in every Python process the command starts (the speech
     # worker too), as on a machine without libespeak-ng.

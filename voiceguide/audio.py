@@ -43,7 +43,8 @@ def read_wav(path: Path) -> Pcm:
             channels, rate = w.getnchannels(), w.getframerate()
             if rate < MIN_WAV_RATE:
                 raise UsageError(f"{path}: sample rate {rate} Hz; give a recording at {MIN_WAV_RATE} Hz or more")
-            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+            raw = w.readframes(w.getnframes())
+            data = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")  # a file cut off mid-sample
     except (OSError, EOFError, wave.Error) as exc:
         raise UsageError(f"{path}: cannot read as a WAV file ({exc}); give a 16-bit PCM WAV file") from None
     frames = data[: len(data) // channels * channels].reshape(-1, channels).astype(np.int32)

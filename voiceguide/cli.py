@@ -13,8 +13,8 @@ from pathlib import Path
 
 from . import __version__, settings
 from .audio import read_wav
-from .content import content_root, load_library, load_routine
-from .errors import ContentError, MicrophoneError, SpeakerError, UsageError, VoiceguideError
+from .content import MAX_TEXT_CHARS, content_root, load_library, load_routine
+from .errors import ContentError, MicrophoneError, SpeakerError, UsageError, VoiceguideError, printable
 from .outputs import AudioOutput, SoundDeviceOutput, WavOutput, device_table
 from .player import Player
 from .rendering import render_timeline, segments_for
@@ -53,10 +53,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from .recognizers import unspellable_phrases
+
     _settings(args)  # what `run` and `serve` would refuse in the settings, `check` refuses too
     paths = [Path(p) for p in args.paths] or None
     base = load_library() if paths else None
-    library = load_library(paths, base=base)
+    library = load_library(paths, base=base, vet=unspellable_phrases)
     if args.json:
         _print_json(
             {
@@ -159,13 +161,35 @@ def _play(output: AudioOutput, segments: list) -> int:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
+    text = " ".join(args.text.split())
+    if not text:
+        raise UsageError('say: nothing to say; give a sentence, such as `voiceguide say "Hello"`')
+    if len(text) > MAX_TEXT_CHARS:
+        raise UsageError(f"say: the text is {len(text)} characters; give a sentence under {MAX_TEXT_CHARS}")
     found = _settings(args)
-    rendered = SpeechCache().get_many([args.text], found.speech())
+    rendered = SpeechCache().get_many([text], found.speech())
     output = SoundDeviceOutput(found["device"])
-    return _play(output, segments_for([speech(args.text)], rendered))
+    return _play(output, segments_for([speech(text)], rendered))
+
+
+def _writable(flag: str, path: Path, taken: dict) -> None:
+    """Refuse, before any work, an output file that cannot be written or that another flag names
+    (`taken`: resolved path -> flag; --out naming --user-audio would overwrite the recording)."""
+    if path.resolve() in taken:
+        raise UsageError(f"{flag} {path}: that is also {taken[path.resolve()]}; give another file")
+    taken[path.resolve()] = flag
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write it ({exc.strerror}); give a file in a writable folder") from None
+    if not existed:
+        path.unlink()
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    _writable("output", Path(args.out), {})
     routine, routines = load_routine(args.routine)
     segments = render_timeline(compile_routine(routine, routines), SpeechCache(), _settings(args).speech())
     output = WavOutput(Path(args.out))
@@ -276,7 +300,7 @@ def _open_session(args: argparse.Namespace, language: str, vocab=None, captions=
     """The session's parts from the command line: real devices, or a simulation. `vocab`: the
     language's vocabulary with the routines' names in it, for the voice menu of `serve`;
     `captions`: where the captions go."""
-    from .history import History
+    from .history import open_history
     from .session import Session, SessionLog, SessionOptions, real_parts, simulated_parts
 
     simulate = getattr(args, "simulate", False)
@@ -290,11 +314,19 @@ def _open_session(args: argparse.Namespace, language: str, vocab=None, captions=
         raise UsageError("--echo-delay-ms needs --echo-db DB: how loud the guide's voice is in the microphone")
     if getattr(args, "echo_delay_ms", None) is not None and not 0 <= args.echo_delay_ms <= 150:
         raise UsageError(f"--echo-delay-ms {args.echo_delay_ms:g}: give 0 to 150 ms, the echo canceller's reach")
+    outputs = {"--out": getattr(args, "out", None), "--events": getattr(args, "events", None),
+               "--transcript": getattr(args, "transcript", None)}
+    taken = {Path(args.user_audio).resolve(): "--user-audio"} if getattr(args, "user_audio", None) else {}
+    for flag, name in outputs.items():
+        if name:
+            _writable(flag, Path(name), taken)
     found = _settings(args)
     menu = vocab is not None
     vocab = vocab or _vocabulary(language)
     options = SessionOptions.from_settings(found)
-    history = History()
+    history, notice = open_history()
+    if notice:
+        print(notice, file=sys.stderr)
     if simulate:
         parts = simulated_parts(
             read_wav(Path(args.user_audio)), Path(args.out) if args.out else None, args.echo_db, args.echo_delay_ms or 0.0
@@ -304,7 +336,13 @@ def _open_session(args: argparse.Namespace, language: str, vocab=None, captions=
     events = Path(args.events) if getattr(args, "events", None) else None
     transcript = Path(args.transcript) if getattr(args, "transcript", None) else None
     log = SessionLog(parts.clock, captions, transcript, events)
-    return Session(parts, vocab, options, log, history, notices=lambda line: print(line, file=sys.stderr), menu=menu)
+    try:
+        return Session(parts, vocab, options, log, history, notices=lambda line: print(line, file=sys.stderr), menu=menu)
+    except BaseException:  # the recognizers cannot start: let go of the devices, so the reason can be said on them
+        parts.mic.close()
+        parts.output.close()
+        log.close()
+        raise
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -395,7 +433,7 @@ def _parse_answers(text: str, count: int, where: str) -> list[str]:
 def cmd_screen(args: argparse.Namespace) -> int:
     import time
 
-    from .history import DAY_S, History
+    from .history import DAY_S, open_history
 
     library = load_library()
     if library.errors:
@@ -415,7 +453,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
             raise UsageError("--answers: without a ROUTINE give one answer for every question, such as --answers no")
         now = time.time()
         kept = time.strftime("%Y-%m-%d", time.localtime(now + _settings(args)["screening_days"] * DAY_S))
-        history = History()
+        history, notice = open_history()
+        if notice:
+            print(notice, file=sys.stderr)
         for routine in targets:
             answers = _parse_answers(args.answers, len(routine.screening), f"{routine.id} asks {len(routine.screening)}")
             history.save_answers(routine.id, {q.ask: a for q, a in zip(routine.screening, answers)}, now)
@@ -441,9 +481,14 @@ def cmd_screen(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     import time
 
-    from .history import History
+    from .history import open_history
 
-    rows = History().sessions()
+    history, notice = open_history()
+    if notice:
+        print(notice, file=sys.stderr)
+    rows = history.sessions()
+    if history.skipped:
+        print(f"note: {history.skipped} damaged row{'s' * (history.skipped > 1)} in {history.path} left out", file=sys.stderr)
     if args.json:
         _print_json([r.to_json() for r in rows])
         return EXIT_OK
@@ -600,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return exc.exit_code
     except VoiceguideError as exc:
-        print(f"voiceguide: {exc}", file=sys.stderr)
+        print(f"voiceguide: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

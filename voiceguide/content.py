@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import ContentError, Problem, UsageError
 from .yamlsource import Document, KeyPath, YamlSourceError, read_document
@@ -22,6 +22,15 @@ MAX_BREATHS = 20
 MAX_REPEAT = 20
 MAX_TEXT_CHARS = 1000
 SIDES = ("left", "right")
+LANGUAGES = frozenset((
+    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy "
+    "da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu "
+    "hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb "
+    "lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om "
+    "or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw "
+    "ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu"
+).split())
+"""ISO 639-1 language codes: a routine's or vocabulary's `language` must be one."""
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _WORD = r"(?:[^\W\d_]|')+"
 """A word: letters of any script, and apostrophes."""
@@ -169,22 +178,12 @@ class Vocabulary:
         return {**self.phrases, **self.answers, **self.menu, **self.choices}
 
     def with_choices(self, routines: list) -> "Vocabulary":
-        """This vocabulary with the routines' names, for the voice menu. A name that already means
-        something else is an error naming the routine's file."""
+        """This vocabulary with the routines' names, for the voice menu (load_library has made
+        sure that no name already means something else)."""
         if set(self.menu) != set(MenuWord):
             missing = ", ".join(m.value for m in MenuWord if m not in self.menu)
             raise UsageError(f"{self.source}: menu: no phrases for {missing}; the voice menu needs them")
-        owner = {p: c.value for c, phrases in {**self.meanings(), **self.menu}.items() for p in phrases}
-        choices = {}
-        for routine in routines:
-            for name in routine.spoken_names:
-                if name in owner:
-                    raise UsageError(
-                        f"{routine.source}: names: '{name}' already means '{owner[name]}'; give the routine another name"
-                    )
-                owner[name] = routine.id
-            choices[Choice(routine.id)] = routine.spoken_names
-        return replace(self, choices=choices)
+        return replace(self, choices={Choice(r.id): r.spoken_names for r in routines})
 
     def tuned(self, thresholds: dict, where: str) -> "Vocabulary":
         """This vocabulary with other spotting thresholds (phrase -> power of ten), from `where`."""
@@ -304,9 +303,13 @@ def _routine(doc: Document, ck: _Checker) -> Routine | None:
     title = ck.text(data["title"], ("title",)) if "title" in data else None
     description = ck.text(data["description"], ("description",)) if "description" in data else None
     language = data.get("language", "en")
-    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}", language):
-        ck.error(("language",), "must be a two-letter language code such as 'en'")
+    _language(ck, language)
     precautions = ck.text_list(data["precautions"], ("precautions",)) if "precautions" in data else ()
+    for i, text in enumerate(precautions):
+        unknown = [name for name in _PLACEHOLDER.findall(text) if name not in _COMMAND_NAMES]
+        if unknown:
+            ck.error(("precautions", i), f"unknown placeholder {{{unknown[0]}}}; a precaution may name a command, "
+                     "such as {pause}, which is said in the vocabulary's words")
     screening = _screening(ck, data["screening"]) if "screening" in data else ()
     safety = ck.text(data["safety_message"], ("safety_message",)) if "safety_message" in data else None
     closing = ck.text(data["closing"], ("closing",)) if "closing" in data else None
@@ -348,6 +351,11 @@ def _routine(doc: Document, ck: _Checker) -> Routine | None:
     )
 
 
+def _language(ck: _Checker, value: Any) -> None:
+    if not isinstance(value, str) or value not in LANGUAGES:
+        ck.error(("language",), "must be a two-letter ISO 639-1 language code such as 'en' or 'ko'")
+
+
 def _screening(ck: _Checker, value: Any) -> tuple[ScreeningQuestion, ...]:
     if not isinstance(value, list):
         ck.error(("screening",), "must be a list of questions, each with 'ask' and 'reason'")
@@ -381,12 +389,13 @@ def _step(ck: _Checker, value: Any, path: KeyPath) -> Step | None:
     sides: tuple[str, ...] = ()
     if "sides" in data:
         raw = data["sides"]
-        if not isinstance(raw, list) or not raw or len(set(map(str, raw))) != len(raw) or not set(raw) <= set(SIDES):
+        if (not isinstance(raw, list) or not raw or not all(isinstance(side, str) for side in raw)
+                or len(set(raw)) != len(raw) or not set(raw) <= set(SIDES)):
             ck.error(path + ("sides",), "must be a list of distinct sides from: left, right")
         else:
             sides = tuple(raw)
     if say is not None:
-        if "{side}" in say and not sides:
+        if "{side}" in say and "sides" not in data:
             ck.error(path + ("say",), "uses {side} but the step has no 'sides'")
         leftover = re.findall(r"\{[^}]*\}", say.replace("{side}", ""))
         if leftover:
@@ -423,8 +432,7 @@ def _vocabulary(doc: Document, ck: _Checker) -> Vocabulary | None:
     if data is None:
         return None
     language = data.get("language")
-    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}", language):
-        ck.error(("language",), "must be a two-letter language code such as 'en'")
+    _language(ck, language)
     owner: dict = {}
     phrases = _phrase_table(ck, data, "commands", Command, owner)
     answers = _phrase_table(ck, data, "answers", Answer, owner)
@@ -500,7 +508,10 @@ def _yaml_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not found:
+                problems.append(Problem(str(path), 1, "(document)", "no content files (.yaml) in this folder; check the path"))
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
@@ -511,27 +522,33 @@ def _yaml_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     return list(unique.values()), problems
 
 
-def load_library(paths: Iterable[Path] | None = None, base: Library | None = None) -> Library:
+def load_library(paths: Iterable[Path] | None = None, base: Library | None = None,
+                 vet: Callable[[Vocabulary], list] | None = None) -> Library:
     """Load and check content files and folders (default: the shipped content).
 
     Every file is read and every problem is collected; nothing is raised for bad content. A file
     whose top level has a `commands` key is a vocabulary; any other is a routine. `base` (the
     shipped content) resolves references and supplies the vocabulary for the lint when the files
-    checked do not have them.
+    checked do not have them. `vet` gives a vocabulary's problems for the recognizers, as
+    (key path, message): what a recognizer could not listen for.
     """
     files, problems = _yaml_files([content_root()] if paths is None else list(paths))
     routines: dict = {}
     vocabularies: dict = {}
     docs: dict = {}
+    unloaded = 0  # files with errors of their own
     for path in files:
         try:
             doc = read_document(path)
         except YamlSourceError as exc:
             problems.append(exc.problem)
+            unloaded += 1
             continue
         ck = _Checker(doc)
         if isinstance(doc.data, dict) and "commands" in doc.data:
             vocab = _vocabulary(doc, ck)
+            for where, message in vet(vocab) if vocab is not None and vet is not None else ():
+                ck.error(where, message)
             if vocab is not None:
                 if vocab.language in vocabularies:
                     ck.error(("language",), f"a vocabulary for '{vocab.language}' is already in {vocabularies[vocab.language].source}")
@@ -546,29 +563,58 @@ def load_library(paths: Iterable[Path] | None = None, base: Library | None = Non
                     routines[routine.id] = routine
                     docs[routine.id] = doc
         problems.extend(ck.problems)
+        unloaded += any(p.severity == "error" for p in ck.problems)
     known = {**(base.routines if base else {}), **routines}
     vocab_all = {**(base.vocabularies if base else {}), **vocabularies}
-    problems.extend(_cross_checks(routines, known, vocab_all, docs))
+    # Files checked alone (no `base`) may rely on vocabularies elsewhere: only with the whole
+    # content at hand is a missing vocabulary a mistake. And while a file has errors of its own,
+    # a routine or vocabulary missing for want of it is the same mistake: it is said once.
+    whole = (paths is None or base is not None) and not unloaded
+    problems.extend(_cross_checks(routines, known, vocab_all, docs, whole, references=not unloaded))
     return Library(routines, vocabularies, tuple(problems), len(files))
 
 
-def _cross_checks(routines: dict, known: dict, vocabularies: dict, docs: dict) -> list[Problem]:
-    """What one file cannot tell on its own: references between routines, and the lint."""
+def _cross_checks(routines: dict, known: dict, vocabularies: dict, docs: dict, whole: bool,
+                  references: bool) -> list[Problem]:
+    """What one file cannot tell on its own: references between routines (`references`), a
+    vocabulary for each (`whole`), and the lint."""
     problems: list[Problem] = []
     for rid, routine in routines.items():
         doc = docs[rid]
         for key in ("warmup", "cooldown"):
             ref = getattr(routine, key)
-            if ref is None:
+            if ref is None or ref not in known and not references:
                 continue
             if ref not in known:
                 problems.append(doc.problem((key,), f"no routine with id '{ref}'; known: {', '.join(sorted(known))}"))
             elif known[ref].warmup or known[ref].cooldown:
                 problems.append(doc.problem((key,), f"'{ref}' is itself wrapped; a wrapper cannot have wrappers"))
         vocab = vocabularies.get(routine.language)
-        if vocab is not None:
-            problems.extend(lint_routine(routine, doc, vocab))
+        if vocab is None and not whole:
+            continue
+        if vocab is None:
+            have = ", ".join(sorted(vocabularies)) or "none"
+            problems.append(doc.problem(("language",), f"no command vocabulary for '{routine.language}' (have: "
+                                        f"{have}); add one with `language: {routine.language}` to {content_root() / 'commands'}"))
+            continue
+        problems.extend(lint_routine(routine, doc, vocab))
+        problems.extend(_name_clashes(routine, doc, vocab, known))
     return problems
+
+
+def _name_clashes(routine: Routine, doc: Document, vocab: Vocabulary, known: dict) -> list[Problem]:
+    """The voice menu of `serve` chooses a routine by its spoken names: one that is also a command
+    or menu phrase ("stop", "hello guide"), or another routine's name, could not be told apart."""
+    owner = {}
+    for kind, table in (("command", vocab.phrases), ("answer", vocab.answers), ("menu phrase", vocab.menu)):
+        owner.update({p: f"the {kind} '{meaning.value}'" for meaning, phrases in table.items() for p in phrases})
+    for other in known.values():
+        if other.id != routine.id and other.language == routine.language:
+            owner.update({name: f"the routine '{other.id}'" for name in other.spoken_names if name not in owner})
+    where = ("names",) if routine.names else ("id",)
+    return [doc.problem(where, f"the spoken name '{name}' is already {owner[name]}; the voice menu could not tell them "
+                        "apart, so give the routine other names")
+            for name in routine.spoken_names if name in owner]
 
 
 def spoken_texts(routine: Routine) -> Iterable[tuple[KeyPath, str]]:
@@ -583,6 +629,22 @@ def spoken_texts(routine: Routine) -> Iterable[tuple[KeyPath, str]]:
     yield ("closing",), routine.closing
     for i, step in enumerate(routine.steps):
         yield ("steps", i, "say"), step.say
+
+
+_PLACEHOLDER = re.compile(r"\{([^}]*)\}")
+_COMMAND_NAMES = {c.value for c in Command}
+
+
+def with_commands(text: str, vocab: Vocabulary | None = None) -> str:
+    """A precaution with each {command} placeholder said as the command's first phrase in the
+    vocabulary ("say {pause}" -> "say pause"); without one, as the command's English name."""
+    def said(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in _COMMAND_NAMES:
+            return match.group(0)
+        return vocab.phrases[Command(name)][0] if vocab is not None else name.replace("_", " ")
+
+    return _PLACEHOLDER.sub(said, text)
 
 
 def words(text: str) -> list[str]:
@@ -600,6 +662,8 @@ def lint_routine(routine: Routine, doc: Document, vocab: Vocabulary) -> list[Pro
     """Warn where spoken text contains a command phrase: the guide would hear itself say it."""
     problems = []
     for path, text in spoken_texts(routine):
+        # A {command} placeholder is an instruction ("say {pause}"), said on purpose, as help is.
+        text = _PLACEHOLDER.sub(" ", text)
         for command, phrases in vocab.phrases.items():
             phrase = next((p for p in phrases if find_phrase(text, p)), None)
             if phrase is not None:

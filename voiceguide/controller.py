@@ -447,9 +447,11 @@ class Controller(Conversation):
 
     def _decline(self) -> State:
         offer = self.plan.offer
-        heard = self._say(prompts.offer(offer)) if offer is not None else None
+        answers = (*_SAFETY, Answer.YES, Answer.NO)
+        # An answer as soon as the offer is understood counts: it is only a question of what to do next.
+        heard = self._say(prompts.offer(offer), answers) if offer is not None else None
         if offer is not None and heard is None:
-            heard = self._wait(self.timing.answer_window_s, (*_SAFETY, Answer.YES, Answer.NO))
+            heard = self._wait(self.timing.answer_window_s, answers)
         command = heard.command if isinstance(heard, CommandEvent) else None
         if command is Command.PAIN:
             return self._pain()

@@ -8,6 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def printable(text: str) -> str:
+    """`text` with control, line-break and bidi characters shown as escapes (\\u202e): file
+    contents quoted in a message or a caption are shown, never obeyed by the terminal, and an
+    error stays one line."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
 class VoiceguideError(Exception):
     """A failure with a one-line message fit to show a person."""
 
@@ -26,7 +33,7 @@ class Problem:
 
     def __str__(self) -> str:
         prefix = "" if self.severity == "error" else "warning: "
-        return f"{self.file}:{self.line}: {self.path}: {prefix}{self.message}"
+        return printable(f"{self.file}:{self.line}: {self.path}: {prefix}{self.message}")
 
 
 class ContentError(VoiceguideError):

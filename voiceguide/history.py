@@ -68,9 +68,20 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
 
 
+class DamagedHistory(VoiceguideError):
+    """The history file is there but is not a sound SQLite database."""
+
+
 class History:
-    def __init__(self, path: Path | None = None):
-        self.path = path or data_dir() / "history.sqlite3"
+    def __init__(self, path: Path | None = None, in_memory: bool = False):
+        """`in_memory`: a history that lasts as long as this process, for when the file cannot be used."""
+        self.path = Path(":memory:") if in_memory else path or data_dir() / "history.sqlite3"
+        self.skipped = 0
+        """Rows that `sessions` could not read (edited by hand, or damaged) and left out."""
+        if in_memory:
+            self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+            return
         try:
             # Outcomes are health information: the folder and the file are the user's alone.
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -78,6 +89,8 @@ class History:
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             # One session uses it from one thread at a time, but not always the thread that opened it.
             self._db = sqlite3.connect(str(self.path), timeout=5, isolation_level=None, check_same_thread=False)
+            if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("database disk image is malformed")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -87,7 +100,14 @@ class History:
                     self._db.execute("BEGIN")
                     self._db.execute("ALTER TABLE sessions ADD COLUMN stepped REAL")
                     self._db.execute("UPDATE sessions SET stepped = started WHERE outcome IN ('completed', 'stopped', 'pain')")
-        except (OSError, sqlite3.Error) as exc:
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is sqlite3.DatabaseError:  # not a database, or malformed (not locked, not unwritable)
+                self._db.close()
+                raise DamagedHistory(f"the session history {self.path} is damaged ({exc})") from None
+            raise VoiceguideError(
+                f"cannot open the session history {self.path} ({exc}); check the folder is writable, or set XDG_DATA_HOME"
+            ) from None
+        except OSError as exc:
             raise VoiceguideError(
                 f"cannot open the session history {self.path} ({exc}); check the folder is writable, or set XDG_DATA_HOME"
             ) from None
@@ -115,8 +135,21 @@ class History:
         )
 
     def sessions(self) -> list[SessionRow]:
-        rows = self._db.execute("SELECT id, routine, started, ended, outcome, commands FROM sessions ORDER BY id")
-        return [SessionRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+        """Every session, oldest first; a row that cannot be read is left out and counted in `skipped`."""
+        found, self.skipped = [], 0
+        for r in self._db.execute("SELECT id, routine, started, ended, outcome, commands FROM sessions ORDER BY id"):
+            try:
+                commands = json.loads(r[5])
+                _iso(r[2]), r[3] is None or _iso(r[3])
+                sound = (isinstance(r[1], str) and r[4] in OUTCOMES and isinstance(commands, list)
+                         and all(isinstance(c, dict) and isinstance(c.get("command"), str) for c in commands))
+            except (TypeError, ValueError, OverflowError, OSError):
+                sound = False
+            if sound:
+                found.append(SessionRow(r[0], r[1], r[2], r[3], r[4], commands))
+            else:
+                self.skipped += 1
+        return found
 
     def done_recently(self, routine: str, now: float) -> int:
         """Sessions of `routine` that reached its first step in the 24 hours before `now` (one killed
@@ -147,3 +180,26 @@ class History:
 
     def close(self) -> None:
         self._db.close()
+
+
+def open_history(path: Path | None = None) -> tuple[History, str | None]:
+    """The session history, and a one-line notice when it could not be used as it was.
+
+    A history is not worth a session: a damaged file is moved aside (kept, for whoever wants to
+    look) and a new one started; one that cannot be opened at all (an unwritable folder) becomes a
+    history in memory, for this session alone."""
+    try:
+        return History(path), None
+    except DamagedHistory as exc:
+        damaged = exc
+    except VoiceguideError as exc:
+        return History(in_memory=True), f"note: {exc}; this session is not recorded"
+    aside = path or data_dir() / "history.sqlite3"
+    kept = aside.with_name(f"{aside.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        aside.rename(kept)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{aside}{suffix}").unlink(missing_ok=True)
+        return History(path), f"note: {damaged}; it was moved to {kept} and a new history started"
+    except (OSError, VoiceguideError) as exc:
+        return History(in_memory=True), f"note: {damaged}, and could not be moved aside ({exc}); this session is not recorded"

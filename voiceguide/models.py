@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import shutil
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -52,23 +54,69 @@ def _manifest_doc(root: Path | None):
     try:
         return read_document((root or models_root()) / "manifest.yaml")
     except YamlSourceError as exc:
-        raise VoiceguideError(str(exc)) from None
+        raise UsageError(str(exc)) from None
+
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+"""A model's, or a model file's, name: one plain folder or file name, no path parts."""
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _fields_problem(entry, kinds: dict) -> str | None:
+    """What is wrong with a manifest entry, given each key's check (a type, or a predicate on the value)."""
+    if not isinstance(entry, dict) or set(entry) != set(kinds):
+        return f"needs exactly the keys {', '.join(kinds)}"
+    for key, kind in kinds.items():
+        value = entry[key]
+        ok = isinstance(value, kind) and not isinstance(value, bool) if isinstance(kind, type) else kind(value)
+        if not ok:
+            return f"{key}: {value!r} is not {_KIND_NAMES.get(kind, 'valid')}"
+    return None
+
+
+def _plain(value) -> bool:
+    return isinstance(value, str) and bool(_PLAIN_NAME.match(value))
+
+
+def _sha256(value) -> bool:
+    return isinstance(value, str) and bool(_SHA256.match(value))
+
+
+def _url(value) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+def _size(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _files(value) -> bool:
+    return isinstance(value, dict) and bool(value) and all(_plain(k) and _sha256(v) for k, v in value.items())
+
+
+def _folder(value) -> bool:
+    return isinstance(value, str) and all(_plain(part) for part in value.split("/"))
+
+
+_KIND_NAMES = {str: "text", _plain: "a plain name (letters, digits, '.', '_', '-'; no path parts)",
+               _sha256: "a SHA-256 in 64 lowercase hex digits", _url: "an http(s) URL", _size: "a size in bytes",
+               _files: "a mapping of plain file names to SHA-256", _folder: "a folder inside the package, without '..'"}
+
+
+def _entries(doc, key: str, kinds: dict, required: bool) -> list[dict]:
+    entries = doc.data.get(key, None if required else []) if isinstance(doc.data, dict) else None
+    if not isinstance(entries, list):
+        raise UsageError(f"{doc.file}:1: {key}: must be a list of models; see models/README.md")
+    for i, entry in enumerate(entries):
+        problem = _fields_problem(entry, kinds)
+        if problem:
+            raise UsageError(f"{doc.file}:{doc.line((key, i))}: {key}[{i}]: {problem}; fix the manifest")
+    return entries
 
 
 def manifest(root: Path | None = None) -> list[ModelEntry]:
-    doc = _manifest_doc(root)
-    entries = doc.data.get("models") if isinstance(doc.data, dict) else None
-    if not isinstance(entries, list):
-        raise VoiceguideError(f"{doc.file}:1: models: must be a list of models; see models/README.md")
-    found = []
-    fields = ("name", "language", "engine", "url", "size", "sha256")
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or set(entry) != set(fields):
-            raise VoiceguideError(
-                f"{doc.file}:{doc.line(('models', i))}: models.{i}: needs exactly the keys {', '.join(fields)}"
-            )
-        found.append(ModelEntry(**{k: entry[k] for k in fields}))
-    return found
+    kinds = {"name": _plain, "language": str, "engine": str, "url": _url, "size": _size, "sha256": _sha256}
+    return [ModelEntry(**e) for e in _entries(_manifest_doc(root), "models", kinds, required=True)]
 
 
 @dataclass(frozen=True)
@@ -87,17 +135,9 @@ class PackagedModel:
 def packaged(root: Path | None = None) -> list[PackagedModel]:
     if not ((root or models_root()) / "manifest.yaml").is_file():
         return []
-    doc = _manifest_doc(root)
-    entries = doc.data.get("packaged", []) if isinstance(doc.data, dict) else []
-    fields = ("name", "language", "engine", "package", "module", "folder", "files")
-    found = []
-    for i, entry in enumerate(entries if isinstance(entries, list) else [None]):
-        ok = isinstance(entry, dict) and set(entry) == set(fields) and isinstance(entry["files"], dict)
-        if not ok or not all(isinstance(entry[k], str) for k in fields[:-1]) or "/" in entry["name"]:
-            raise VoiceguideError(f"{doc.file}:{doc.line(('packaged', i))}: packaged.{i}: needs exactly the keys "
-                                  f"{', '.join(fields)}, files a mapping of file name to SHA-256")
-        found.append(PackagedModel(**{k: entry[k] for k in fields}))
-    return found
+    kinds = {"name": _plain, "language": str, "engine": str, "package": str, "module": _plain, "folder": _folder,
+             "files": _files}
+    return [PackagedModel(**e) for e in _entries(_manifest_doc(root), "packaged", kinds, required=False)]
 
 
 def packaged_dir(entry: PackagedModel) -> Path | None:
@@ -245,7 +285,8 @@ def _unpack(entry: ModelEntry, archive: Path, into: Path) -> None:
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise VoiceguideError(f"{entry.name}: the archive has an unsafe path {member!r}; nothing was installed")
             z.extractall(into)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError) as exc:
+        # A damaged member (bad CRC, cut short), an encrypted or unknown compression, a full disk.
         raise VoiceguideError(f"{entry.name}: the archive cannot be unpacked ({exc}); nothing was installed") from None
 
 

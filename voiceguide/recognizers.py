@@ -25,7 +25,8 @@ import numpy as np
 
 from .audio import INPUT_RATE
 from .content import Command, Meaning, Vocabulary
-from .errors import UsageError, VoiceguideError
+from .errors import UsageError
+from .yamlsource import KeyPath
 
 SAFETY_COMMANDS = (Command.STOP, Command.PAIN)
 DEFAULT_THRESHOLD_EXP = -20
@@ -66,17 +67,35 @@ def key_phrases(vocab: Vocabulary, commands: tuple | None = None) -> list[KeyPhr
         for phrase in phrases:
             tuning = vocab.spotting.get(phrase)
             threshold = tuning.threshold_exp if tuning else DEFAULT_THRESHOLD_EXP
-            pron = []
-            for word in phrase.split():
-                phones = lookup.get(word)
-                if phones is None:
-                    raise VoiceguideError(
-                        f"{vocab.source}: '{word}' in '{phrase}' is not in the pocketsphinx dictionary; "
-                        "give it a pronunciation under spotting"
-                    )
-                pron.append(phones)
-            variants = (" ".join(pron),) + (tuning.pronunciations if tuning else ())
+            given = tuning.pronunciations if tuning else ()
+            missing = [w for w in phrase.split() if w not in lookup]
+            if missing and not given:
+                raise UsageError(f"{vocab.source}: {_unspellable(missing[0], phrase)}")
+            variants = given if missing else (" ".join(lookup[w] for w in phrase.split()), *given)
             found += [KeyPhrase(phrase, command, phones, threshold) for phones in dict.fromkeys(variants)]
+    return found
+
+
+def _unspellable(word: str, phrase: str) -> str:
+    return (f"'{word}' in '{phrase}' is not in the pocketsphinx dictionary (English listens with it when Whisper is "
+            "not installed); give the phrase its ARPAbet pronunciations under spotting, or use other words")
+
+
+def unspellable_phrases(vocab: Vocabulary) -> list[tuple[KeyPath, str]]:
+    """Where an English vocabulary has a phrase pocketsphinx could not listen for (see key_phrases),
+    as (key path, message): for `check`, which must refuse what `run` and `serve` would."""
+    if vocab.language != "en":
+        return []
+    tables = {"commands": vocab.phrases, "answers": vocab.answers, "menu": vocab.menu}
+    lookup = _pronunciations({w for t in tables.values() for ps in t.values() for p in ps for w in p.split()})
+    found = []
+    for key, table in tables.items():
+        for meaning, phrases in table.items():
+            for i, phrase in enumerate(phrases):
+                missing = [w for w in phrase.split() if w not in lookup]
+                tuning = vocab.spotting.get(phrase)
+                if missing and not (tuning and tuning.pronunciations):
+                    found.append(((key, meaning.value, i), _unspellable(missing[0], phrase)))
     return found
 
 

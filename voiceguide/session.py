@@ -22,7 +22,7 @@ from .clock import MonotonicClock, VirtualClock
 from .content import Routine, Vocabulary
 from .controller import Controller, Plan, Result, Timing
 from .echo import EchoCanceller, PlayedAudio
-from .errors import VoiceguideError
+from .errors import VoiceguideError, printable
 from .history import ANSWERS_KEPT_DAYS, History
 from .inputs import ClockedInput, EchoingInput, SoundDeviceInput
 from .listener import ANSWERS_ENGINE, MENU_ENGINE, SPOTTER_ENGINE, Listener, build_paths
@@ -68,7 +68,7 @@ class SessionLog:
         if text is None:
             return
         # Content and transcripts may hold control or bidi characters: shown, never obeyed by the terminal.
-        line = f"{t:7.1f}s  " + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+        line = f"{t:7.1f}s  {printable(text)}"
         for stream in (self._captions, self._transcript):
             if stream is not None:
                 print(line, file=stream, flush=True)
@@ -113,7 +113,7 @@ def make_plan(routine: Routine, routines: dict, vocab: Vocabulary, history: Hist
     gentle = routines.get(routine.warmup or GENTLE_ROUTINE)
     return Plan(
         routine=routine,
-        timeline=compile_routine(routine, routines),
+        timeline=compile_routine(routine, routines, vocab),
         vocab=vocab,
         questions=routine.screening if screen_only or (not cleared and yes is None) else (),
         too_often=recent if not screen_only and routine.max_per_day and recent >= routine.max_per_day else 0,

@@ -162,6 +162,8 @@ def load_file(path: Path) -> dict:
         line = re.search(r"line (\d+)", str(exc))
         where = f"{path}:{line.group(1)}" if line else str(path)
         raise UsageError(f"{where}: not valid TOML ({str(exc).split(' (at')[0]}); fix the file or remove it") from None
+    except ValueError:  # tomllib reads a number of more than 4,300 digits with int(), which refuses it
+        raise UsageError(f"{path}: a number thousands of digits long; settings are numbers of a few digits") from None
     for key, value in data.items():
         where = f"{path}:{_line_of(text, key)}"
         field = _BY_NAME.get(key)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Mapping
 
-from .content import Breathing, Routine, Step, words
+from .content import Breathing, Routine, Step, Vocabulary, with_commands, words
 
 STEP_GAP_MS = 1000
 """Silence after each step and after the title, so steps do not run into each other."""
@@ -125,9 +125,11 @@ def _step_cues(s: Step, step: int) -> list[Cue]:
     return cues
 
 
-def compile_routine(routine: Routine, routines: Mapping[str, Routine] | None = None) -> Timeline:
+def compile_routine(routine: Routine, routines: Mapping[str, Routine] | None = None,
+                    vocab: Vocabulary | None = None) -> Timeline:
     """The timeline of a session of `routine`, wrapped in its warm-up and cool-down when
-    `routines` is given to look them up in. Each part opens with its title and precautions."""
+    `routines` is given to look them up in. Each part opens with its title and precautions, whose
+    commands are said in `vocab`'s words (see with_commands)."""
     parts = [routine]
     if routines is not None:
         if routine.warmup:
@@ -140,7 +142,7 @@ def compile_routine(routine: Routine, routines: Mapping[str, Routine] | None = N
         cues.append(speech(part.title))
         cues.append(silence(STEP_GAP_MS))
         if part.precautions:
-            cues.extend(speech(text) for text in part.precautions)
+            cues.extend(speech(with_commands(text, vocab)) for text in part.precautions)
             cues.append(silence(STEP_GAP_MS))
         for index, s in enumerate(part.steps):
             cues.extend(_step_cues(s, len(steps)))

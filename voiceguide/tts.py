@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol
 
+import numpy as np
+
 from .audio import OUTPUT_RATE, Pcm, read_wav, resample, write_wav
 from .errors import UsageError, VoiceguideError
 
@@ -180,25 +182,49 @@ class SpeechCache:
         unique = list(dict.fromkeys(texts))
         found: dict[str, Pcm] = {}
         for text in unique:
-            path = self._path(text, settings)
-            if path.exists():
-                try:
-                    found[text] = read_wav(path)
-                except VoiceguideError:
-                    path.unlink(missing_ok=True)  # a damaged cache entry is rendered again
+            pcm = _entry(self._path(text, settings))
+            if pcm is not None:
+                found[text] = pcm
         missing = [t for t in unique if t not in found]
         if missing:
-            self.folder.mkdir(parents=True, exist_ok=True)
             for text, pcm in zip(missing, self.synthesizer.render(missing, settings)):
                 self._store(self._path(text, settings), pcm)
                 found[text] = pcm
         return found
 
     def _store(self, path: Path, pcm: Pcm) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        os.close(fd)
-        write_wav(Path(tmp), pcm)
-        os.replace(tmp, path)  # atomic: a reader sees the old state or the whole file
+        """Keep a rendering, if the disk lets us: a read-only or full cache folder only means the
+        speech is rendered again next time, never that the guide cannot speak."""
+        tmp = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            os.close(fd)
+            write_wav(Path(tmp), pcm)
+            os.replace(tmp, path)  # atomic: a reader sees the old state or the whole file
+        except OSError:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+def _entry(path: Path) -> Pcm | None:
+    """A cached rendering, or None when there is none or it is damaged (cut short by a crash or a
+    full disk, or not the cache's format): such an entry is removed and rendered again."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            frames = w.getnframes()
+            sound = w.getnchannels() == 1 and w.getsampwidth() == 2 and w.getframerate() == OUTPUT_RATE and frames > 0
+            data = w.readframes(frames) if sound else b""
+    except FileNotFoundError:
+        return None
+    except (OSError, EOFError, wave.Error):
+        data, frames = b"", 1
+    if len(data) != 2 * frames:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    return Pcm(np.frombuffer(data, dtype="<i2").copy(), OUTPUT_RATE)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ import yaml
 from .errors import Problem
 
 MAX_FILE_BYTES = 256 * 1024
+MAX_NUMBER_CHARS = 30
+"""Content's numbers are seconds and counts, a few digits; Python refuses to read an integer of
+more than 4,300 digits, and a long one is a mistake anyway."""
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 KeyPath = tuple  # of str (mapping keys) and int (sequence indexes)
 
@@ -75,11 +79,15 @@ def read_document(path: Path) -> Document:
         return YamlSourceError(Problem(name, line, "(document)", message))
 
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size  # before reading: a sparse file can claim a gigabyte it never stored
+        if size > MAX_FILE_BYTES:
+            raise fail(1, f"file is {size} bytes; content files must be under {MAX_FILE_BYTES} bytes")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise fail(1, f"cannot read the file: {exc.strerror}; check the path and permissions") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise fail(1, f"file is {len(raw)} bytes; content files must be under {MAX_FILE_BYTES} bytes")
+    if len(raw) > MAX_FILE_BYTES:  # it grew while being read
+        raise fail(1, f"file is over {MAX_FILE_BYTES} bytes; content files must be under {MAX_FILE_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -141,6 +149,9 @@ def parse_document(name: str, text: str) -> Document:
 def _index(name: str, node: yaml.Node, path: KeyPath, lines: dict) -> None:
     """Record the line of every node; reject duplicate keys."""
     lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+        raise YamlSourceError(Problem(name, node.start_mark.line + 1, format_path(path),
+                                      f"a number {len(node.value)} characters long; give a number of a few digits"))
     if isinstance(node, yaml.MappingNode):
         keys_seen: dict = {}
         for key_node, value_node in node.value:
