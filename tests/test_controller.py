@@ -18,9 +18,9 @@ from voiceguide.controller import State, Timing
 from voiceguide.history import History
 from voiceguide.inputs import ClockedInput
 from voiceguide.controller import DECISION_WAIT_S
-from voiceguide.listener import ANSWERS_ENGINE, Dismissed, Silence
+from voiceguide.listener import Dismissed, Silence
 from voiceguide.outputs import SimulatedOutput
-from voiceguide.recognizers import Heard
+from voiceguide.recognizers import Heard, Role
 from voiceguide.session import Session, SessionLog, SessionOptions, SessionParts, run_routine
 from voiceguide.tts import SpeechCache
 
@@ -72,8 +72,9 @@ class Says:
 
 
 class ScriptedPath:
-    def __init__(self, script: list[Says], log: SessionLog, fail_at_s: float | None = None, engine: str = "scripted"):
-        self.engine = engine
+    def __init__(self, script: list[Says], log: SessionLog, fail_at_s: float | None = None, role: Role = Role.COMMANDS):
+        self.engine = f"scripted-{role.value}"
+        self.role = role
         self.waits_for_voice = False
         self._script = list(script)
         self._log = log
@@ -90,7 +91,7 @@ class ScriptedPath:
                 if isinstance(says.command, type):  # a listener event of the two-stage listener, as it is
                     self.events.put(says.command(says.text, self.engine, t))
                 else:
-                    heard.append(Heard(says.command, says.text, 1.0, t))
+                    heard.append(Heard(says.command, says.text, self.engine, 1.0, t))
         return heard
 
     def finish(self, t):
@@ -341,8 +342,9 @@ def test_screening_all_no_starts_the_routine_and_remembers_the_answers(guide):
 class Fed:
     """A recognition path that hears nothing and notes the audio time of every block it is fed."""
 
-    def __init__(self, engine: str):
-        self.engine = engine
+    def __init__(self, role: Role):
+        self.engine = f"fed-{role.value}"
+        self.role = role
         self.waits_for_voice = False
         self.fed: list[float] = []
 
@@ -358,7 +360,7 @@ class Fed:
 
 
 def test_the_answers_recognizer_rests_once_the_routine_starts(guide):
-    answers = Fed(ANSWERS_ENGINE)
+    answers = Fed(Role.ANSWERS)
     script = [Says(Answer.NO, after="Are you pregnant?", delay_s=1.5), Says(Answer.NO, after="Is your back sore right now?", delay_s=1.5)]
     (result,), records, _ = guide(script, SCREENED, extra_paths=[answers])
     assert result.outcome == "completed"

@@ -12,7 +12,8 @@ from voiceguide import hearing, speechset
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm
 from voiceguide.echo import REST_AFTER_S, EchoCanceller, EchoPath, PlayedAudio, has_sound
 from voiceguide.inputs import PcmInput
-from voiceguide.listener import SPOTTER_ENGINE, build_paths, listen_to
+from voiceguide.listener import build_paths, listen_to
+from voiceguide.recognizers import Role
 
 GUIDE = [
     "Sit on a sturdy chair with your feet flat on the floor.", "Let your shoulders drop away from your ears.",
@@ -201,7 +202,7 @@ def test_stop_and_pain_over_the_guides_voice_are_heard_and_its_voice_is_not(voca
     for cancel in (True, False):
         paths = build_paths(vocab, "pocketsphinx")[0]
         if not cancel:  # the control: the safety spotter alone is set off by the guide's voice soonest
-            paths = [p for p in paths if p.engine == SPOTTER_ENGINE]
+            paths = [p for p in paths if p.role is Role.SAFETY]
         events = listen_to(PcmInput(Pcm(mic.samples, INPUT_RATE)), paths,
                            echo=EchoCanceller() if cancel else None, played=played if cancel else None)
         scores[cancel], own_voice[cancel] = hearing.score(events, mic), far_from_words(events, mic)

@@ -23,8 +23,8 @@ from voiceguide import hearing, speechset
 from voiceguide.audio import INPUT_RATE, Pcm, write_wav
 from voiceguide.content import Command, load_library
 from voiceguide.inputs import PcmInput
-from voiceguide.listener import SPOTTER_ENGINE, Dedup, build_paths, listen_to
-from voiceguide.recognizers import Heard, VoskRecognizer, load_vosk_model
+from voiceguide.listener import Dedup, build_paths, listen_to
+from voiceguide.recognizers import Heard, Role, VoskRecognizer, load_vosk_model
 
 SAFETY = ("stop", "pain")
 # Measured on this machine, 2026-11-22 (pocketsphinx, tuned thresholds in content/commands/en.yaml):
@@ -62,7 +62,7 @@ def _heard_in(name: str, speech, english) -> hearing.Scores:
     listener's, in a third of the time."""
     paths, _ = build_paths(english, "pocketsphinx")
     if name.startswith("safety") or name == "narration":
-        paths = [p for p in paths if p.engine == SPOTTER_ENGINE]
+        paths = [p for p in paths if p.role is Role.SAFETY]
     return hearing.score(listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), paths), speech)
 
 
@@ -173,11 +173,11 @@ def test_one_command_heard_by_both_paths_is_one_event():
     dedup = Dedup(window_s=1.0)
     stop = Command.STOP
     # the command recognizer reports late, after the spotter has already moved on to a later stop
-    assert dedup.admit(Heard(stop, "stop", 1.0, 5.20))
-    assert dedup.admit(Heard(stop, "stop", 1.0, 9.00))
-    assert not dedup.admit(Heard(stop, "stop", 0.9, 5.35))
-    assert dedup.admit(Heard(Command.PAIN, "pain", 1.0, 5.30))
-    assert dedup.admit(Heard(stop, "stop", 1.0, 10.5))
+    assert dedup.admit(Heard(stop, "stop", "test", 1.0, 5.20))
+    assert dedup.admit(Heard(stop, "stop", "test", 1.0, 9.00))
+    assert not dedup.admit(Heard(stop, "stop", "test", 0.9, 5.35))
+    assert dedup.admit(Heard(Command.PAIN, "pain", "test", 1.0, 5.30))
+    assert dedup.admit(Heard(stop, "stop", "test", 1.0, 10.5))
 
 
 def test_vosk_words_match_phrases_of_any_length_longest_first(english):
@@ -185,12 +185,12 @@ def test_vosk_words_match_phrases_of_any_length_longest_first(english):
 
     owner = {tuple(p.split()): c for c, phrases in english.phrases.items() for p in phrases}
     sure = lambda text: [(w, 0.9) for w in text.split()]  # noqa: E731
-    heard = match_phrase(sure("um what can i say"), owner, 0.5, 3.0)
+    heard = match_phrase(sure("um what can i say"), owner, 0.5, 3.0, "vosk")
     assert [(h.command, h.text, h.t) for h in heard] == [(Command.HELP, "what can i say", 3.0)]
-    assert match_phrase(sure("how much longer"), owner, 0.5, 0)[0].command is Command.TIME_LEFT
-    assert match_phrase(sure("stop now"), owner, 0.5, 0)[0].text == "stop now"
-    assert match_phrase([("stop", 0.3)], owner, 0.5, 0) == []
-    assert match_phrase(sure("what can you"), owner, 0.5, 0) == []
+    assert match_phrase(sure("how much longer"), owner, 0.5, 0, "vosk")[0].command is Command.TIME_LEFT
+    assert match_phrase(sure("stop now"), owner, 0.5, 0, "vosk")[0].text == "stop now"
+    assert match_phrase([("stop", 0.3)], owner, 0.5, 0, "vosk") == []
+    assert match_phrase(sure("what can you"), owner, 0.5, 0, "vosk") == []
 
 
 def test_a_recording_is_paced_in_real_time_when_asked():
@@ -354,13 +354,12 @@ def test_listen_errors_are_one_line_with_exit_2(cli, tmp_path, command_wav):
 
 
 def test_heard_as_counts_the_other_commands_taken_for_a_safety_word():
-    from voiceguide.listener import CommandEvent
 
     said = [speechset.Utterance(text, command, "en-us", 150, 50, start, start + 0.5)
             for text, command, start in (("faster", "faster", 1.0), ("repeat", "repeat", 3.0), ("pain", "pain", 5.0), ("skip", "next", 7.0))]
     spoken = speechset.SpeechSet(np.zeros(9 * INPUT_RATE, np.int16), tuple(said))
-    events = [CommandEvent(Command.PAIN, "pain", "pocketsphinx-spotter", 1.0, t) for t in (1.3, 5.4, 7.5 + hearing.LATE_S + 0.1)]
-    events.append(CommandEvent(Command.STOP, "stop", "pocketsphinx-spotter", 1.0, 3.9))
+    events = [Heard(Command.PAIN, "pain", "pocketsphinx-spotter", 1.0, t) for t in (1.3, 5.4, 7.5 + hearing.LATE_S + 0.1)]
+    events.append(Heard(Command.STOP, "stop", "pocketsphinx-spotter", 1.0, 3.9))
     assert hearing.heard_as(events, spoken, ("pain",)) == (1, 3)  # "faster"; the pain said is not another command
     assert hearing.heard_as(events, spoken, ("stop", "pain")) == (2, 3)  # "faster", "repeat" (3.9 s is within LATE_S); not "skip"
 

@@ -15,12 +15,12 @@ from voiceguide.clock import VirtualClock
 from voiceguide.content import Choice, Command, MenuWord, load_library
 from voiceguide.history import History
 from voiceguide.inputs import ClockedInput
-from voiceguide.listener import MENU_ENGINE, SPOTTER_ENGINE
 from voiceguide.menu import (
     CHOICE_WINDOW_S, OFFER_TIMED_OUT, PAIN_ADVICE, STOPPED, VERDICT_S, Menu, again, decide, listing, menu_help, name_first,
     ready,
 )
 from voiceguide.outputs import SimulatedOutput
+from voiceguide.recognizers import Role
 from voiceguide.session import Session, SessionLog, SessionOptions, SessionParts, run_routine
 from voiceguide.speechset import person
 from voiceguide.tts import SpeechCache
@@ -33,7 +33,7 @@ from .test_controller import FAST, ROUTINE, Says, ScriptedPath, ToneSynth, first
 def paths(script, alarms, log) -> list:
     if alarms is None:
         return [ScriptedPath(list(script), log)]
-    return [ScriptedPath(list(alarms), log, engine=SPOTTER_ENGINE), ScriptedPath(list(script), log, engine=MENU_ENGINE)]
+    return [ScriptedPath(list(alarms), log, role=Role.SAFETY), ScriptedPath(list(script), log, role=Role.MENU)]
 
 
 @pytest.fixture

@@ -142,7 +142,7 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
     from . import hearing, speechset
     from .inputs import PcmInput
     from .listener import Dedup, build_paths, listen_to
-    from .recognizers import Heard, load_vosk_model
+    from .recognizers import load_vosk_model
 
     library = load_library()
     vocab = library.vocabularies[language]
@@ -176,7 +176,7 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
         dedup = Dedup()
         merged = sorted((e for events, _ in by_path.values() for e in events), key=lambda e: e.t)
         by_path["listener"] = (
-            [e for e in merged if dedup.admit(Heard(e.command, e.text, e.confidence, e.t))],
+            [e for e in merged if dedup.admit(e)],
             sum(cpu for _, cpu in by_path.values()),
         )
         for path_name, (events, cpu) in by_path.items():
@@ -208,9 +208,9 @@ def _menu_figures(library, vocab) -> dict:
     from . import speechset
     from .hearing import LATE_S
     from .inputs import PcmInput
-    from .listener import MENU_ENGINE, MENU_MEANINGS, SPOTTER_ENGINE, listen_to
+    from .listener import MENU_MEANINGS, listen_to
     from .menu import decide
-    from .recognizers import SAFETY_COMMANDS, PocketsphinxGrammar, PocketsphinxSpotter, key_phrases
+    from .recognizers import SAFETY_COMMANDS, PocketsphinxGrammar, PocketsphinxSpotter, Role, key_phrases
 
     routines = [r for _, r in sorted(library.routines.items()) if r.language == vocab.language]
     menu_vocab = vocab.with_choices(routines)
@@ -218,8 +218,9 @@ def _menu_figures(library, vocab) -> dict:
     spoken = speechset.menu_set(menu_vocab, meanings)
     pcm = Pcm(spoken.samples, INPUT_RATE)
     # Each path alone: together, which of them is recorded first depends on thread timing.
-    verdicts = listen_to(PcmInput(pcm), [PocketsphinxGrammar(menu_vocab, meanings, engine=MENU_ENGINE)])
-    alarms = listen_to(PcmInput(pcm), [PocketsphinxSpotter(key_phrases(menu_vocab, SAFETY_COMMANDS), engine=SPOTTER_ENGINE)])
+    verdicts = listen_to(PcmInput(pcm), [PocketsphinxGrammar(menu_vocab, meanings)])
+    alarms = listen_to(PcmInput(pcm), [PocketsphinxSpotter(key_phrases(menu_vocab, SAFETY_COMMANDS), "pocketsphinx-spotter",
+                                                           Role.SAFETY)])
     rows: dict = {}
     background = {"speaking": {}, "silence": {}}
     def during(events, u):
@@ -423,11 +424,12 @@ def bench_real(stops: int = 100, others: int = 150) -> dict:
         }
     talk = realspeech.running_speech()
     audio_s += len(talk) / INPUT_RATE
-    from .listener import CommandEvent, Silence
+    from .listener import Silence
+    from .recognizers import Heard
 
     events = realspeech.listen(vocab, talk)
     hours = len(talk) / INPUT_RATE / 3600
-    decided = [e.command.value for e in events if isinstance(e, CommandEvent)]
+    decided = [e.command.value for e in events if isinstance(e, Heard)]
     figures["running"] = {
         "minutes": hours * 60,
         "false_silences_per_hour": sum(isinstance(e, Silence) for e in events) / hours,

@@ -32,8 +32,9 @@ from typing import Callable
 from . import prompts
 from .audio import earcon
 from .content import Answer, Command, Routine, ScreeningQuestion, Vocabulary
-from .listener import CommandEvent, Dismissed, Silence
+from .listener import Deaf, Dismissed, HearingBack, Silence
 from .player import EventKind, Halt, Player, PlayerEvent
+from .recognizers import Heard
 from .rendering import Segment, SpeechBank
 from .settings import MIN_VOLUME
 from .timeline import Cue, CueKind, Timeline
@@ -93,17 +94,7 @@ class Plan:
     """The gentle routine offered when this one is declined."""
 
 
-@dataclass(frozen=True)
-class Deaf:
-    kind: str  # see Listener.deaf_because
-    detail: str
-
-
-class HearingBack:
-    pass
-
-
-class _Interrupted(Exception):
+class Interrupted(Exception):
     """Ctrl-C or SIGTERM: unwinds every handler at once."""
 
 
@@ -172,7 +163,7 @@ class Conversation:
         while True:
             halt = self._play_once(segments, accepts, start, offset, main)
             if self._signal is not None:
-                raise _Interrupted
+                raise Interrupted
             if not isinstance(self._pending, Silence):
                 return halt
             silence = self._pending
@@ -198,13 +189,13 @@ class Conversation:
         finally:
             self._deciding = False
         if self._signal is not None:
-            raise _Interrupted
+            raise Interrupted
         verdict = self._pending
         if isinstance(verdict, Dismissed):
             return None, verdict.text
         if verdict is None:  # no verdict in time: the safe reading of a possible stop
             self._log.note("no decision on what was said; taken as stop")
-            return CommandEvent(Command.STOP, "stop", "undecided", 0.0, self._clock.now()), None
+            return Heard(Command.STOP, "stop", "undecided", 0.0, self._clock.now()), None
         return verdict, None
 
     def _play_once(self, segments: list[Segment], accepts, start: int, offset: int, main: bool) -> Halt:
@@ -239,17 +230,17 @@ class Conversation:
             return
         while True:
             try:
-                event: CommandEvent = self._events.get_nowait()
+                event: Heard = self._events.get_nowait()
             except queue.Empty:
                 break
             self._heard(event)
         now = self._clock.now()
         if self._deaf is None:
-            deaf = self._listener.deaf_because(now)
+            deaf = self._listener.deafness(now)
             if deaf is not None and self._outranks(Deaf):
-                self._pending = Deaf(*deaf)
-                self._log.note(f"cannot hear: {deaf[1]}")
-        elif HearingBack in self._accepts and self._listener.deaf_because(now) is None:
+                self._pending = deaf
+                self._log.note(f"cannot hear: {deaf.detail}")
+        elif HearingBack in self._accepts and self._listener.deafness(now) is None:
             self._pending = HearingBack()
         if self._pending is not None:
             self.player.stop()
@@ -259,8 +250,8 @@ class Conversation:
         if kind not in self._accepts:
             return False
         if kind is Deaf:
-            return current is None or isinstance(current, CommandEvent) and current.command not in _SAFETY
-        if current is None or not isinstance(current, CommandEvent):
+            return current is None or isinstance(current, Heard) and current.command not in _SAFETY
+        if current is None or not isinstance(current, Heard):
             return True
         return _PRIORITY.get(kind, 1) > _PRIORITY.get(current.command, 1)
 
@@ -268,7 +259,7 @@ class Conversation:
         if isinstance(event, Silence):
             heeded = self._false_silences.get(self._cue_playing, 0) < FALSE_SILENCES_PER_CUE
             if Command.STOP in self._accepts and not self._deciding and heeded and (
-                    self._pending is None or isinstance(self._pending, CommandEvent) and self._outranks(Command.STOP)):
+                    self._pending is None or isinstance(self._pending, Heard) and self._outranks(Command.STOP)):
                 self._pending = event
             return
         if isinstance(event, Dismissed):
@@ -291,7 +282,7 @@ class Conversation:
         if self._outranks(event.command):
             self._pending = event
 
-    def _record(self, event: CommandEvent, kind: str) -> None:
+    def _record(self, event: Heard, kind: str) -> None:
         self._log.emit(kind, command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
 
     def _on_player_event(self, event: PlayerEvent) -> None:
@@ -383,7 +374,7 @@ class Controller(Conversation):
                 self._enter(self._after(interrupted, None) or self._decline())
             while not self._done:
                 self._enter(handlers[self.state]())
-        except _Interrupted:
+        except Interrupted:
             if not self._done:  # during the safety message it stays a pain
                 pain = self.state is State.ENDED_BY_PAIN
                 self._end(self.state if pain else State.STOPPED, "pain" if pain else "stopped")
@@ -426,10 +417,10 @@ class Controller(Conversation):
                     if self._say(prompts.NOT_HEARD) is not None:
                         return self._dispatch(self._pending)
                     continue
-                if isinstance(heard, CommandEvent) and heard.command in (Answer.YES, Answer.NO):
+                if isinstance(heard, Heard) and heard.command in (Answer.YES, Answer.NO):
                     answer = heard.command
                     break
-                if isinstance(heard, CommandEvent) and heard.command is Command.REPEAT:
+                if isinstance(heard, Heard) and heard.command is Command.REPEAT:
                     continue
                 return self._dispatch(heard)
             if answer is None:
@@ -452,7 +443,7 @@ class Controller(Conversation):
         heard = self._say(prompts.offer(offer), answers) if offer is not None else None
         if offer is not None and heard is None:
             heard = self._wait(self.timing.answer_window_s, answers)
-        command = heard.command if isinstance(heard, CommandEvent) else None
+        command = heard.command if isinstance(heard, Heard) else None
         if command is Command.PAIN:
             return self._pain()
         self.result.offer_accepted = command is Answer.YES
@@ -484,11 +475,11 @@ class Controller(Conversation):
         if heard is None:
             self._say(prompts.TIMED_OUT)
             return self._end(State.STOPPED, "error" if self._deaf else "stopped")
-        if isinstance(heard, CommandEvent) and heard.command is Command.STOP:
+        if isinstance(heard, Heard) and heard.command is Command.STOP:
             self._chime()
             self._say(prompts.TIMED_OUT)
             return self._end(State.STOPPED, "stopped")
-        if isinstance(heard, CommandEvent) and heard.command in (Command.HELP, Command.TIME_LEFT, Command.REPEAT):
+        if isinstance(heard, Heard) and heard.command in (Command.HELP, Command.TIME_LEFT, Command.REPEAT):
             self._chime()
             self._say(self._answer_for(heard.command))
             return State.PAUSED
@@ -499,10 +490,10 @@ class Controller(Conversation):
         if heard is None:
             self._say(prompts.TIMED_OUT)
             return self._end(State.STOPPED, "stopped")
-        if isinstance(heard, CommandEvent) and heard.command is Command.STOP:
+        if isinstance(heard, Heard) and heard.command is Command.STOP:
             self._say(prompts.TIMED_OUT)
             return self._end(State.STOPPED, "stopped")
-        if isinstance(heard, CommandEvent) and heard.command in (Command.HELP, Command.REPEAT):
+        if isinstance(heard, Heard) and heard.command in (Command.HELP, Command.REPEAT):
             self._chime()
             self._say(self._answer_for(heard.command))
             return State.STOPPED
@@ -516,7 +507,7 @@ class Controller(Conversation):
             self._resume_to = State.SCREENING if self.state is State.SCREENING else State.SPEAKING
             self._from_cue_start()
             self._say(prompts.deaf(pending.kind, self._listener.heard_sound), (Command.PAIN, Command.STOP))
-            if isinstance(self._pending, CommandEvent):
+            if isinstance(self._pending, Heard):
                 return self._dispatch(self._pending)
             return State.PAUSED
         command = pending.command

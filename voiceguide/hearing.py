@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .listener import CommandEvent, Silence
+from .listener import Silence
+from .recognizers import Heard
 from .realspeech import DECISION_S, TRIGGER_S
 from .speechset import SAFETY, SpeechSet
 
@@ -51,7 +52,7 @@ class Scores:
         return n * 3600 / self.seconds
 
 
-def score(events: list[CommandEvent], speech: SpeechSet) -> Scores:
+def score(events: list[Heard], speech: SpeechSet) -> Scores:
     scores: dict = {}
     matched: set = set()
     for u in speech.utterances:
@@ -73,7 +74,7 @@ def score(events: list[CommandEvent], speech: SpeechSet) -> Scores:
     return Scores(scores, false, speech.seconds)
 
 
-def heard_as(events: list[CommandEvent], speech: SpeechSet, commands: tuple[str, ...]) -> tuple[int, int]:
+def heard_as(events: list[Heard], speech: SpeechSet, commands: tuple[str, ...]) -> tuple[int, int]:
     """Of the utterances of other commands in `speech`, how many were heard as one of `commands`
     (while being said, or up to LATE_S after): (that many, of how many). For stop and pain this is
     what saying another command costs: a pain heard in "faster" ends the session."""
@@ -93,7 +94,7 @@ def staged(events: list, speech: SpeechSet) -> dict:
             continue
         row = rows.setdefault(u.text, {"command": u.command, "said": 0, "silenced": 0, "decided": 0, "wrong": 0})
         near = [e for e in events if u.start_s <= e.t <= u.end_s + DECISION_S]
-        decided = {e.command.value for e in near if isinstance(e, CommandEvent)}
+        decided = {e.command.value for e in near if isinstance(e, Heard)}
         row["said"] += 1
         row["silenced"] += any(e.t <= u.end_s + TRIGGER_S and (isinstance(e, Silence) or e.command.value in SAFETY)
                                for e in near)

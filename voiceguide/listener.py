@@ -20,7 +20,7 @@ stages, silence fast and decide right. The reader runs a voice activity detector
 instead of the gate: paths are fed only while someone speaks. The trigger takes a quick look with
 Whisper each time the voice dips in an utterance's opening: a likely stop or pain becomes a Silence
 event (the guide goes quiet at once), never a command. Whisper hears each whole utterance once it
-ends (or 0.8 s after a trigger at the latest) and says what it meant: a CommandEvent, or Dismissed
+ends (or 0.8 s after a trigger at the latest) and says what it meant: a Heard, or Dismissed
 for speech not meant for the guide, after which a silenced guide picks up its sentence again.
 """
 
@@ -30,18 +30,18 @@ import collections
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from .audio import BLOCK_MS, INPUT_RATE
-from .content import Command, Meaning, MenuWord, Vocabulary
+from .content import Command, MenuWord, Vocabulary
 from .echo import EchoCanceller, EchoPath, PlayedAudio
 from .errors import UsageError
 from .inputs import AudioInput
 from .recognizers import (
-    SAFETY_COMMANDS, VOSK_MIN_CONFIDENCE, Heard, PocketsphinxGrammar, PocketsphinxSpotter, VoskRecognizer, key_phrases,
-    load_vosk_model,
+    SAFETY_COMMANDS, VOSK_MIN_CONFIDENCE, Heard, PocketsphinxGrammar, PocketsphinxSpotter, RecognitionPath, Role,
+    VoskRecognizer, key_phrases, load_vosk_model,
 )
 from .settings import ENGINES
 from .speechgate import SpeechGate
@@ -78,25 +78,9 @@ MUTED_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
-class CommandEvent:
-    command: Meaning
-    text: str
-    engine: str
-    confidence: float
-    t: float  # seconds on the session clock (audio time) when it was decided
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["command"] = self.command.value
-        d["t"] = round(self.t, 3)
-        d["confidence"] = round(self.confidence, 3)
-        return d
-
-
-@dataclass(frozen=True)
 class Silence:
     """The trigger heard what may be stop or pain: the guide goes quiet now, and waits for the
-    decision on the utterance (a CommandEvent, or Dismissed)."""
+    decision on the utterance (a Heard, or Dismissed)."""
 
     text: str  # what the trigger took it for
     engine: str
@@ -113,6 +97,18 @@ class Dismissed:
     text: str  # the transcript
     engine: str
     t: float
+
+
+@dataclass(frozen=True)
+class Deaf:
+    """The guide cannot hear: `kind` is "failed", "ended", "quiet", "muted" or "behind"."""
+
+    kind: str
+    detail: str
+
+
+class HearingBack:
+    """The guide can hear again, after it was Deaf."""
 
 
 class Dedup:
@@ -135,13 +131,6 @@ class Dedup:
             return True
 
 
-SPOTTER_ENGINE = "pocketsphinx-spotter"
-"""The English safety spotter for stop and pain: it listens everywhere, the voice menu too."""
-ANSWERS_ENGINE = "pocketsphinx-answers"
-"""The English spotter for the screening answers; it rests once a routine has started."""
-MENU_ENGINE = "pocketsphinx-menu"
-"""The voice menu's closed grammar. It decides once an utterance has ended, on all of it, so a stop
-before its verdict does not make the verdict a tail, and a spotter's detection does not merge with it."""
 MENU_MEANINGS = (*MenuWord, Command.STOP, Command.PAIN, Command.HELP, Command.REPEAT)
 """What the voice menu listens for, beside the routines' names."""
 
@@ -150,13 +139,13 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
                 vosk_confidence: float = VOSK_MIN_CONFIDENCE, menu: bool = False) -> tuple[list, list[str]]:
     """The recognizers for a language, and the notices a person should see about them.
 
-    English always gets the pocketsphinx safety spotter for stop and pain. The command recognizer
+    English always gets the pocketsphinx safety spotter for stop and pain (Role.SAFETY). The command recognizer
     is vosk (every phrase, stop, pain and the answers too) when a model is given or installed for
     the language, else pocketsphinx keyword spotting over the other commands and, separately,
     the answers (English only), with a notice saying how to get the vosk model.
 
     With `menu` (the voice menu of `serve`; `vocab` then has the routines' names), English
-    without vosk also gets a closed-grammar recognizer for the menu, engine MENU_ENGINE: the
+    without vosk also gets a closed-grammar recognizer for the menu (Role.MENU): the
     spotters, tuned for stop and pain above all, take most menu words for "pain". vosk hears
     the menu's phrases itself.
     """
@@ -170,7 +159,7 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
     if english and (engine == "whisper" or engine == "auto" and model is None and whisper_model() is not None):
         return whisper_paths(vocab, menu), notices
     if english and engine != "vosk":
-        paths.append(PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), engine=SPOTTER_ENGINE))
+        paths.append(PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), "pocketsphinx-spotter", Role.SAFETY))
     model_path = model or (installed_model_for(vocab.language) if engine != "pocketsphinx" else None)
     if engine == "vosk" and model_path is None:
         raise UsageError(
@@ -185,10 +174,12 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
         # For the same reason the answers get a spotter of their own: short words like "no" fire
         # often, and would cut off commands.
         others = tuple(c for c in vocab.phrases if c not in SAFETY_COMMANDS)
-        paths.append(PocketsphinxSpotter(key_phrases(vocab, others), engine="pocketsphinx"))
-        paths.append(PocketsphinxSpotter(key_phrases(vocab, tuple(vocab.answers)), engine=ANSWERS_ENGINE))
+        paths.append(PocketsphinxSpotter(key_phrases(vocab, others), "pocketsphinx", Role.COMMANDS))
+        paths.append(PocketsphinxSpotter(key_phrases(vocab, tuple(vocab.answers)), "pocketsphinx-answers", Role.ANSWERS))
         if menu:
-            paths.append(PocketsphinxGrammar(vocab, (*MENU_MEANINGS, *vocab.choices), engine=MENU_ENGINE))
+            # It decides once an utterance has ended, on all of it, so a stop before its verdict
+            # does not make the verdict a tail, and a spotter's detection does not merge with it.
+            paths.append(PocketsphinxGrammar(vocab, (*MENU_MEANINGS, *vocab.choices)))
         if engine == "auto":
             notices.append(
                 "note: no vosk model for 'en' in models/; listening with pocketsphinx. For vosk, run "
@@ -217,20 +208,20 @@ class Listener:
     """Reads audio and recognizes commands in background threads until the input ends or stop().
 
     `clock` is the session clock (seconds); the listener notes on it when audio last arrived, so
-    `deaf_because` can tell when the microphone has gone quiet. A simulated session passes its
+    `deafness` can tell when the microphone has gone quiet. A simulated session passes its
     virtual clock. With `echo` and `played`, each block is cancelled against what the guide played
     at the same microphone sample. `vet=False` takes every detection as heard, for scripted
     recognizers whose words have no sound.
     """
 
-    def __init__(self, source: AudioInput, paths: list, events: queue.Queue, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, source: AudioInput, paths: list[RecognitionPath], events: queue.Queue, clock: Callable[[], float] = time.monotonic,
                  echo: EchoCanceller | None = None, played: PlayedAudio | None = None, vet: bool = True):
         if (echo is None) != (played is None):
             raise ValueError("echo cancellation needs both the canceller and what was played")
         self._source = source
         self._echo = EchoPath(played, echo) if echo is not None else None
         self.gate = SpeechGate()
-        self._decider = next((p for p in paths if isinstance(p, WhisperPath)), None)
+        self._decider = next((p for p in paths if p.role is Role.DECIDER), None)
         """The path whose verdicts decide utterances; with it, the voice detector replaces the gate."""
         self._voice = VoiceActivity() if self._decider is not None else None
         self._as_recorded = True  # the canceller's output is not used while there is no echo
@@ -245,8 +236,9 @@ class Listener:
         # last: a later stop must not make an earlier command its tail.
         self._stops: dict = {}
         self._stop = threading.Event()
+        self._paths = paths
         self._queues = [queue.Queue() for _ in paths]
-        self._engines = [p.engine for p in paths]
+        self._roles = [p.role for p in paths]
         self._waits = [p.waits_for_voice for p in paths]
         self._threads = [threading.Thread(target=self._read, name="listener-read", daemon=True)] + [
             threading.Thread(target=self._recognize, args=(i, p, q), name=f"listener-{p.engine}", daemon=True)
@@ -262,17 +254,13 @@ class Listener:
         say it cannot hear you "any more"."""
         self._zero_since: float | None = None  # when the run of all-zero blocks began
         self.error: BaseException | None = None
-        self._listening = frozenset(self._engines)
+        self._listening = frozenset(self._roles)
 
-    def listen_with(self, engines) -> None:
-        """Feed only the paths of these engines from the next block on; the others rest (and cost
+    def listen_with(self, roles) -> None:
+        """Feed only the paths of these roles from the next block on; the others rest (and cost
         nothing) until they are named again, and start afresh then. The voice menu listens with
         the safety spotter and its grammar, a routine with the spotters."""
-        engines = frozenset(engines)
-        unknown = engines - set(self._engines)
-        if unknown:
-            raise ValueError(f"no such recognition path: {', '.join(sorted(unknown))}")
-        self._listening = engines
+        self._listening = frozenset(roles)
 
     def start(self) -> "Listener":
         self.last_audio_at = self._clock()
@@ -302,23 +290,24 @@ class Listener:
                 self._progress.wait(left)
         return True
 
-    def deaf_because(self, now: float) -> tuple[str, str] | None:
-        """Why the guide cannot hear right now, as (kind, detail), or None when it can. kind is
-        "failed", "ended", "quiet", "muted" or "behind"."""
+    def deafness(self, now: float) -> Deaf | None:
+        """Why the guide cannot hear at `now` on the session clock, or None when it can. Deafness
+        is the absence of audio, so no thread of the listener can send it as it happens: the
+        session asks before every block it plays, on its own clock (a simulated session's too)."""
         if self.error is not None:
-            return "failed", f"the speech recognizer failed: {self.error}"
+            return Deaf("failed", f"the speech recognizer failed: {self.error}")
         if self._ended:
-            return "ended", "the microphone stream ended"
+            return Deaf("ended", "the microphone stream ended")
         quiet_s = now - self.last_audio_at
         if quiet_s > (DEAF_AFTER_S if self.audio_arrived else FIRST_AUDIO_GRACE_S):
-            return "quiet", f"no audio from the microphone for {quiet_s:.1f} s"
+            return Deaf("quiet", f"no audio from the microphone for {quiet_s:.1f} s")
         zero_since = self._zero_since
         if zero_since is not None and now - zero_since > MUTED_AFTER_S:
-            return "muted", f"only digital silence from the microphone for {now - zero_since:.1f} s"
-        for engine, q in zip(self._engines, self._queues):
+            return Deaf("muted", f"only digital silence from the microphone for {now - zero_since:.1f} s")
+        for path, q in zip(self._paths, self._queues):
             behind_s = q.qsize() * BLOCK_MS / 1000
-            if behind_s > (DECIDER_BEHIND_S if engine == WhisperPath.engine else DEAF_AFTER_S):
-                return "behind", f"the {engine} recognizer is {behind_s:.1f} s behind the microphone"
+            if behind_s > (DECIDER_BEHIND_S if path.role is Role.DECIDER else DEAF_AFTER_S):
+                return Deaf("behind", f"the {path.engine} recognizer is {behind_s:.1f} s behind the microphone")
         return None
 
     def _read(self) -> None:
@@ -374,8 +363,8 @@ class Listener:
                 voiced = hangover if could_be_command else max(0, voiced - 1)
                 recent.append((block, t))
                 listening = self._listening
-                for i, (engine, q) in enumerate(zip(self._engines, self._queues)):
-                    if engine in listening and (voiced or not self._waits[i]):
+                for i, (role, q) in enumerate(zip(self._roles, self._queues)):
+                    if role in listening and (voiced or not self._waits[i]):
                         for item in backlog if self._waits[i] else ():
                             q.put(item)
                         q.put((block, t))
@@ -412,7 +401,7 @@ class Listener:
         if self._voice is not None:
             self._emit_staged(path, heard)
             return
-        whole = path.engine == MENU_ENGINE
+        whole = path.role is Role.MENU
         for h in heard:
             safety = h.command in SAFETY_COMMANDS
             if self._vet and not self.gate.admits(h.t, safety, path.at_word_end):
@@ -421,20 +410,17 @@ class Listener:
             if not whole and self._is_tail(h, path.engine):
                 continue
             if self._dedup.admit(h, "utterance" if whole else ""):
-                self._events.put(CommandEvent(h.command, h.text, path.engine, h.confidence, h.t))
+                self._events.put(h)
 
     def _emit_staged(self, path, heard: list[Heard]) -> None:
         """Two stages: the trigger's words silence, the decider's verdicts decide (the voice
         detector has already kept noise and echo away from both)."""
         for h in heard:
             if path is self._decider:
-                if h.command is None:
-                    self._events.put(Dismissed(h.text, path.engine, h.t))
-                else:
-                    self._events.put(CommandEvent(h.command, h.text, path.engine, h.confidence, h.t))
+                self._events.put(h if h.command is not None else Dismissed(h.text, h.engine, h.t))
             elif h.command in SAFETY_COMMANDS:
                 self._decider.decide_by(h.t)
-                self._events.put(Silence(h.text, path.engine, h.t))
+                self._events.put(Silence(h.text, h.engine, h.t))
 
     def _is_tail(self, h: Heard, engine: str) -> bool:
         """Whether `h` is what a path heard in the rest of a stop (see STOP_TAIL_S); notes stops."""
@@ -490,7 +476,7 @@ class Listener:
 
 
 def listen_to(source: AudioInput, paths: list, echo: EchoCanceller | None = None,
-              played: PlayedAudio | None = None) -> list[CommandEvent]:
+              played: PlayedAudio | None = None) -> list:
     """Every command heard in a recording, in order of detection time (for `listen`, tests and
     benchmarks); with `echo` and `played`, the guide's voice is cancelled from it first."""
     events: queue.Queue = queue.Queue()

@@ -32,9 +32,10 @@ from typing import Callable
 
 from . import prompts as _prompts
 from .content import Choice, Command, Meaning, MenuWord, Routine, Vocabulary
-from .controller import Conversation, Deaf, HearingBack, _Interrupted
-from .listener import CommandEvent
+from .controller import Conversation, Interrupted
+from .listener import Deaf, HearingBack
 from .recognizers import SAFETY_COMMANDS as _SAFETY
+from .recognizers import Heard
 from .rendering import SpeechBank
 from .timeline import Timeline
 
@@ -144,7 +145,7 @@ class Menu(Conversation):
         self.state: MenuState | None = None
         self.routines_run = 0
         self._alarm_engine = session.alarm_engine
-        self._alarms: list[CommandEvent] = []  # the spotter's, since the last verdict
+        self._alarms: list[Heard] = []  # the spotter's, since the last verdict
         self._quiet = False  # whether a wait (silence) is playing: nothing for an alarm to silence
 
     def run(self) -> int | None:
@@ -157,7 +158,7 @@ class Menu(Conversation):
             while state is not MenuState.CLOSED:
                 self._enter(state)
                 state = handlers[state]()
-        except _Interrupted:
+        except Interrupted:
             pass
         self._enter(MenuState.CLOSED)
         return self._signal
@@ -166,7 +167,7 @@ class Menu(Conversation):
         if state is not self.state:
             self._log.emit("menu", state=state.value)
             if state is not MenuState.GUIDING:
-                self.session.listener.listen_with(self.session.menu_engines)
+                self.session.listener.listen_with(self.session.menu_roles)
         self.state = state
 
     def _wait(self, seconds: float, accepts):
@@ -176,7 +177,7 @@ class Menu(Conversation):
         finally:
             self._quiet = False
 
-    def _heard(self, event: CommandEvent) -> None:
+    def _heard(self, event: Heard) -> None:
         if event.engine != self._alarm_engine:
             return super()._heard(event)
         self._alarms = [a for a in self._alarms if event.t - a.t < VERDICT_S] + [event]
@@ -184,7 +185,7 @@ class Menu(Conversation):
         if not self._quiet and self._pending is None and event.command in self._accepts:
             self._pending = event  # silences the guide now; the verdict comes in _meaning
 
-    def _meaning(self, heard: CommandEvent) -> Meaning:
+    def _meaning(self, heard: Heard) -> Meaning:
         """What `heard` (an alarm that silenced the guide, or the grammar's verdict) meant."""
         if heard.engine == self._alarm_engine:
             verdict = self._wait(VERDICT_S, self._words())
@@ -262,7 +263,7 @@ class Menu(Conversation):
         else:
             text = self.last_prompt or ready(self.vocab)
         follow = self._say(text, self._accepts_in(here))
-        if isinstance(follow, CommandEvent) or isinstance(follow, Deaf):
+        if isinstance(follow, Heard) or isinstance(follow, Deaf):
             return self._react(follow, here)
         return MenuState.WAITING if here is MenuState.WAITING else MenuState.OFFERING
 
@@ -274,7 +275,7 @@ class Menu(Conversation):
         self.bank.set_rate(self.session.options.speech.rate_wpm)
         if results and results[-1].signal is not None:
             self._signal = results[-1].signal
-            raise _Interrupted
+            raise Interrupted
         self._enter(MenuState.WAITING)
         if results and results[-1].outcome == "pain":
             return MenuState.WAITING  # the safety message is the last word: no invitation to go on

@@ -75,11 +75,12 @@ class ClipScore:
 
 
 def score_clips(events: list, spans: list[tuple[float, float]]) -> list[ClipScore]:
-    from .listener import CommandEvent, Silence
+    from .listener import Silence
+    from .recognizers import Heard
 
     scores = []
     for start, end in spans:
-        mine = [e for e in events if isinstance(e, CommandEvent) and start <= e.t <= end + DECISION_S]
+        mine = [e for e in events if isinstance(e, Heard) and start <= e.t <= end + DECISION_S]
         silenced = any(isinstance(e, Silence) and start <= e.t <= end + TRIGGER_S for e in events)
         scores.append(ClipScore({e.command.value for e in mine}, silenced, mine[0].t - end if mine else None))
     return scores

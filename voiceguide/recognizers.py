@@ -19,7 +19,9 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -37,12 +39,49 @@ VOSK_MIN_CONFIDENCE = 0.5
 """Lowest per-word confidence, in a vosk partial result, that counts as hearing the word."""
 
 
+class Role(Enum):
+    """What a recognition path is for. The listener feeds paths by role, and the session chooses
+    which roles listen when; an engine's name is only for people (events, logs, the bench)."""
+
+    SAFETY = "safety"  # stop and pain, as a phrase ends: listens everywhere, the voice menu too
+    COMMANDS = "commands"  # the other commands (with vosk: every phrase, stop and pain too)
+    ANSWERS = "answers"  # the screening answers: rests once a routine has started
+    MENU = "menu"  # the voice menu's words and the routines' names, decided on whole utterances
+    TRIGGER = "trigger"  # a quick look for stop and pain: it silences the guide, never decides
+    DECIDER = "decider"  # every whole utterance decided: commands, answers, the menu, or nothing
+
+
+class RecognitionPath(Protocol):
+    """What the listener needs of a recognizer: fed blocks of 16 kHz audio with their end times,
+    it returns what it heard in them."""
+
+    engine: str
+    role: Role
+    waits_for_voice: bool  # it may rest (and cost nothing) while nobody speaks
+    at_word_end: bool  # it decides as a phrase ends, so the word must end just before (SpeechGate)
+
+    def accept(self, samples: np.ndarray, t: float) -> list["Heard"]: ...
+
+    def finish(self, t: float) -> list["Heard"]: ...
+
+    def reset(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Heard:
-    command: Meaning
-    text: str  # the phrase heard
+    """What a recognizer heard, as the listener hands it on: the one event type for a command (an
+    answer, a menu word, a routine's name) from every engine. `command` None: Whisper decided the
+    utterance was not meant for the guide."""
+
+    command: Meaning | None
+    text: str  # the phrase heard (Whisper: its transcript)
+    engine: str
     confidence: float  # 0..1
-    t: float  # seconds of audio at the end of the block in which it was decided
+    t: float  # seconds on the session clock (audio time) when it was decided
+
+    def to_json(self) -> dict:
+        return {"t": round(self.t, 3), "command": self.command.value, "text": self.text, "engine": self.engine,
+                "confidence": round(self.confidence, 3)}
 
 
 @dataclass(frozen=True)
@@ -149,10 +188,11 @@ class PocketsphinxSpotter:
     at_word_end = True
     """It decides as a phrase ends (see KWS_DELAY_FRAMES)."""
 
-    def __init__(self, phrases: list[KeyPhrase], engine: str = "pocketsphinx-kws"):
+    def __init__(self, phrases: list[KeyPhrase], engine: str, role: Role):
         if not phrases:
             raise UsageError("nothing to listen for: the vocabulary has no phrases for this spotter")
         self.engine = engine
+        self.role = role
         self._phrases = phrases
         self.waits_for_voice = not any(p.command in SAFETY_COMMANDS for p in phrases)
         """Without stop and pain it may rest while nobody speaks (see Listener._read)."""
@@ -173,7 +213,7 @@ class PocketsphinxSpotter:
         self._decoder.end_utt()
         self._decoder.start_utt()
         entry = self._phrases[int(hyp.hypstr.split()[0][2:])]
-        return [Heard(entry.command, entry.phrase, _kws_confidence(hyp.prob), t)]
+        return [Heard(entry.command, entry.phrase, self.engine, _kws_confidence(hyp.prob), t)]
 
     def finish(self, t: float) -> list[Heard]:
         return []
@@ -189,7 +229,8 @@ def _kws_confidence(log_prob: int) -> float:
     return float(min(1.0, max(0.0, np.exp(log_prob / 10000.0))))
 
 
-def match_phrase(said: list[tuple[str, float]], owner: dict, min_confidence: float, t: float) -> list[Heard]:
+def match_phrase(said: list[tuple[str, float]], owner: dict, min_confidence: float, t: float,
+                 engine: str) -> list[Heard]:
     """The longest command phrase among the words said, each word at least `min_confidence` sure.
 
     `said` is (word, confidence) in order; `owner` maps each phrase, as a tuple of words, to its
@@ -202,7 +243,7 @@ def match_phrase(said: list[tuple[str, float]], owner: dict, min_confidence: flo
             command = owner.get(tuple(w for w, _ in span))
             confidence = min(c for _, c in span)
             if command is not None and confidence >= min_confidence:
-                return [Heard(command, " ".join(w for w, _ in span), confidence, t)]
+                return [Heard(command, " ".join(w for w, _ in span), engine, confidence, t)]
     return []
 
 
@@ -227,6 +268,7 @@ class VoskRecognizer:
     """A vosk model restricted to the vocabulary, deciding from partial results."""
 
     engine = "vosk"
+    role = Role.COMMANDS
     at_word_end = False
     waits_for_voice = False  # it hears stop and pain too
 
@@ -263,7 +305,7 @@ class VoskRecognizer:
 
     def _match(self, found: list[dict], t: float) -> list[Heard]:
         said = [(w["word"], float(w.get("conf", 1.0))) for w in found]
-        return match_phrase(said, self._owner, self._min_confidence, t)
+        return match_phrase(said, self._owner, self._min_confidence, t, self.engine)
 
     def finish(self, t: float) -> list[Heard]:
         """What was said just before the input ended, once vosk has decided."""
@@ -286,10 +328,11 @@ class PocketsphinxGrammar:
     listens for a routine's name only for a while after it offers them.
     """
 
+    role = Role.MENU
     at_word_end = False
     waits_for_voice = False  # it has an endpointer of its own, and hears stop and pain too
 
-    def __init__(self, vocab: Vocabulary, meanings: tuple, engine: str = "pocketsphinx-grammar"):
+    def __init__(self, vocab: Vocabulary, meanings: tuple, engine: str = "pocketsphinx-menu"):
         phrases = key_phrases(vocab, meanings)
         if not phrases:
             raise UsageError("nothing to listen for: the vocabulary has no phrases for this grammar")
@@ -338,7 +381,7 @@ class PocketsphinxGrammar:
             return []
         # Of several phrases in one utterance the last counts: "no, stop" means stop.
         entry = self._entries[said[-1]]
-        return [Heard(entry.command, entry.phrase, _kws_confidence(hyp.prob), t)]
+        return [Heard(entry.command, entry.phrase, self.engine, _kws_confidence(hyp.prob), t)]
 
     def finish(self, t: float) -> list[Heard]:
         speech = self._endpointer.end_stream(np.zeros(self._frame, np.int16).tobytes())

@@ -25,10 +25,10 @@ from .echo import EchoCanceller, PlayedAudio
 from .errors import VoiceguideError, printable
 from .history import ANSWERS_KEPT_DAYS, History
 from .inputs import ClockedInput, EchoingInput, SoundDeviceInput
-from .listener import ANSWERS_ENGINE, MENU_ENGINE, SPOTTER_ENGINE, Listener, build_paths
+from .listener import Listener, build_paths
 from .outputs import SimulatedOutput, SoundDeviceOutput
 from .player import Player
-from .recognizers import VOSK_MIN_CONFIDENCE
+from .recognizers import VOSK_MIN_CONFIDENCE, Role
 from .rendering import SpeechBank
 from .timeline import compile_routine, schedule
 from .tts import SpeechCache, SpeechSettings
@@ -210,13 +210,13 @@ class Session:
             paths, found = build_paths(vocab, options.engine, options.model, options.vosk_confidence, menu)
             for notice in found:
                 notices(notice)
-        engines = [p.engine for p in paths]
-        self.routine_engines = [e for e in engines if e != MENU_ENGINE]
+        roles = {p.role for p in paths}
+        self.routine_roles = roles - {Role.MENU}
         """The recognizers that listen during a routine; the voice menu's own rests then."""
-        grammar = MENU_ENGINE in engines and SPOTTER_ENGINE in engines
-        self.menu_engines = [SPOTTER_ENGINE, MENU_ENGINE] if grammar else engines
+        grammar = {Role.MENU, Role.SAFETY} <= roles
+        self.menu_roles = {Role.SAFETY, Role.MENU} if grammar else roles
         """The recognizers that listen in the voice menu."""
-        self.alarm_engine = SPOTTER_ENGINE if grammar else None
+        self.alarm_engine = next(p.engine for p in paths if p.role is Role.SAFETY) if grammar else None
         """The recognizer whose stop and pain, in the voice menu, silence the guide at once but are
         not the last word on what was said: the menu's grammar is (see menu.decide)."""
         self.events: queue.Queue = queue.Queue()
@@ -248,7 +248,7 @@ class Session:
                          self.options.screening_days, self.options.max_per_day)
         texts = prompts.fixed_texts(routine, self.vocab, self._planned_s(plan), self.options.timing.resume_window_s, plan.offer)
         bank = SpeechBank(self.cache, self.options.speech, plan.timeline, texts)
-        without_answers = [e for e in self.routine_engines if e != ANSWERS_ENGINE]
+        without_answers = self.routine_roles - {Role.ANSWERS}
         row = None if screen_only else self.history.start(routine.id, now)
 
         def stepping():  # the screening is over and the first step begins
@@ -262,7 +262,7 @@ class Session:
         )
         if self._interrupt is not None:
             self.controller.interrupt(self._interrupt)
-        self.listener.listen_with(self.routine_engines)
+        self.listener.listen_with(self.routine_roles)
         try:
             result = self.controller.run()
         finally:

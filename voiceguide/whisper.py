@@ -31,7 +31,7 @@ import numpy as np
 from .audio import INPUT_RATE
 from .content import Command, Meaning, MenuWord, Vocabulary
 from .errors import UsageError
-from .recognizers import Heard
+from .recognizers import Heard, Role
 from .vad import VoiceActivity
 
 WINDOW_FRAMES = 1000
@@ -200,6 +200,7 @@ class WhisperPath:
     Every utterance gets a verdict, so a silence the verdict does not confirm is picked up again."""
 
     engine = "whisper"
+    role = Role.DECIDER
     at_word_end = False
     waits_for_voice = True
 
@@ -243,7 +244,7 @@ class WhisperPath:
         if self._deadline is not None and self._deadline - DECIDE_AFTER_TRIGGER_S <= t:
             self._deadline = None  # its trigger was in this utterance (a later one's stands)
         d = self._decider.decide(audio)
-        return [Heard(d.meaning, d.text, d.confidence, t)]
+        return [Heard(d.meaning, d.text, self.engine, d.confidence, t)]
 
 
 LOOK_PROBS = (0.7, 0.5)
@@ -282,6 +283,7 @@ class WhisperTrigger:
     its own."""
 
     engine = "whisper-trigger"
+    role = Role.TRIGGER
     at_word_end = True
     waits_for_voice = True
 
@@ -319,5 +321,5 @@ class WhisperTrigger:
             phrase, score = scores[meaning]
             if score >= bar:
                 self._fired = True
-                return [Heard(meaning, phrase, math.exp(score), t)]
+                return [Heard(meaning, phrase, self.engine, math.exp(score), t)]
         return []
