@@ -28,7 +28,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from voiceguide import hearing, speechset
+from benchmarks import scoring, speechset
 from voiceguide.audio import BLOCK_MS, INPUT_RATE, Pcm
 from voiceguide.content import THRESHOLD_EXP_RANGE, Spotting, load_library
 from voiceguide.inputs import PcmInput
@@ -55,7 +55,7 @@ def _count(entries, samples: np.ndarray, limit: int | None = None) -> list[float
 def _recall(entries, speech: speechset.SpeechSet) -> float:
     """Recall of the one phrase in `speech`, scored as the tests and the benchmark score it."""
     events = listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), [PocketsphinxSpotter(entries)])
-    (phrase,) = hearing.score(events, speech).commands.values()
+    (phrase,) = scoring.score(events, speech).commands.values()
     return phrase.recall
 
 

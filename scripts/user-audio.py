@@ -11,7 +11,7 @@ from pathlib import Path
 
 from voiceguide.audio import write_wav
 from voiceguide.errors import VoiceguideError
-from voiceguide.speechset import person
+from benchmarks.speechset import person
 
 
 def main() -> int:

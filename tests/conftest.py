@@ -67,7 +67,7 @@ def pulse():
     The guide plays into "guide", whose monitor is the default source for recording."""
     import os
 
-    from voiceguide.pulse import PulseServer, warm_up
+    from benchmarks.pulse import PulseServer, warm_up
 
     server = PulseServer().start()
     saved = {k: os.environ.get(k) for k in server.env}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voiceguide import hearing, speechset
+from benchmarks import scoring, speechset
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm
 from voiceguide.echo import REST_AFTER_S, EchoCanceller, EchoPath, PlayedAudio, has_sound
 from voiceguide.inputs import PcmInput
@@ -205,7 +205,7 @@ def test_stop_and_pain_over_the_guides_voice_are_heard_and_its_voice_is_not(voca
             paths = [p for p in paths if p.role is Role.SAFETY]
         events = listen_to(PcmInput(Pcm(mic.samples, INPUT_RATE)), paths,
                            echo=EchoCanceller() if cancel else None, played=played if cancel else None)
-        scores[cancel], own_voice[cancel] = hearing.score(events, mic), far_from_words(events, mic)
+        scores[cancel], own_voice[cancel] = scoring.score(events, mic), far_from_words(events, mic)
     on = scores[True].commands
     # The same bounds as for words said in a quiet room (test_listening.MIN_RECALL): the spotter hears
     # espeak's "stop" poorly in some voices, over the guide or not.
@@ -219,7 +219,7 @@ def test_a_rehearsal_finds_where_the_person_stopped_speaking_under_the_echo():
     monitor. With the echo loopback the guide's voice is there too, and its last loud sample
     came a second and more after the word (the guide saying the safety message): every pain
     with echo went untimed."""
-    from voiceguide.rehearsal import _word_end
+    from benchmarks.rehearsal import _word_end
 
     word = speechset.espeak("pain", "en-us", 150)
     guide = np.concatenate([speechset.espeak(t, "en-gb", 160) for t in GUIDE[:2]])

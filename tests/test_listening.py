@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide import hearing, speechset
+from benchmarks import scoring, speechset
 from voiceguide.audio import INPUT_RATE, Pcm, write_wav
 from voiceguide.content import Command, load_library
 from voiceguide.inputs import PcmInput
@@ -54,7 +54,7 @@ def sets(library, english):
     return {k: v for k, v in speechset.english_sets(library, english).items() if k != "safety_20db"}
 
 
-def _heard_in(name: str, speech, english) -> hearing.Scores:
+def _heard_in(name: str, speech, english) -> scoring.Scores:
     """What the default English ears (pocketsphinx spotter + pocketsphinx commands) heard in a set.
     The stop and pain sets, and the narration (whose figure is its false stops and pains), are heard
     by the safety spotter alone: only it hears stop and pain, and the other paths cannot take a
@@ -63,7 +63,7 @@ def _heard_in(name: str, speech, english) -> hearing.Scores:
     paths, _ = build_paths(english, "pocketsphinx")
     if name.startswith("safety") or name == "narration":
         paths = [p for p in paths if p.role is Role.SAFETY]
-    return hearing.score(listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), paths), speech)
+    return scoring.score(listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), paths), speech)
 
 
 @pytest.fixture(scope="session")
@@ -137,7 +137,7 @@ class Counted:
     """A real recognition path that notes how much audio it is given."""
 
     def __init__(self, path):
-        self.path, self.engine, self.fed_s = path, path.engine, 0.0
+        self.path, self.engine, self.role, self.fed_s = path, path.engine, path.role, 0.0
         self.waits_for_voice, self.at_word_end = path.waits_for_voice, path.at_word_end
 
     def accept(self, block, t):
@@ -250,7 +250,7 @@ def korean(library, korean_model):
     found = {}
     for name, speech in sets.items():
         events = listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), [VoskRecognizer(korean_model, vocab)])
-        found[name] = hearing.score(events, speech)
+        found[name] = scoring.score(events, speech)
     return found
 
 
@@ -358,10 +358,10 @@ def test_heard_as_counts_the_other_commands_taken_for_a_safety_word():
     said = [speechset.Utterance(text, command, "en-us", 150, 50, start, start + 0.5)
             for text, command, start in (("faster", "faster", 1.0), ("repeat", "repeat", 3.0), ("pain", "pain", 5.0), ("skip", "next", 7.0))]
     spoken = speechset.SpeechSet(np.zeros(9 * INPUT_RATE, np.int16), tuple(said))
-    events = [Heard(Command.PAIN, "pain", "pocketsphinx-spotter", 1.0, t) for t in (1.3, 5.4, 7.5 + hearing.LATE_S + 0.1)]
+    events = [Heard(Command.PAIN, "pain", "pocketsphinx-spotter", 1.0, t) for t in (1.3, 5.4, 7.5 + scoring.LATE_S + 0.1)]
     events.append(Heard(Command.STOP, "stop", "pocketsphinx-spotter", 1.0, 3.9))
-    assert hearing.heard_as(events, spoken, ("pain",)) == (1, 3)  # "faster"; the pain said is not another command
-    assert hearing.heard_as(events, spoken, ("stop", "pain")) == (2, 3)  # "faster", "repeat" (3.9 s is within LATE_S); not "skip"
+    assert scoring.heard_as(events, spoken, ("pain",)) == (1, 3)  # "faster"; the pain said is not another command
+    assert scoring.heard_as(events, spoken, ("stop", "pain")) == (2, 3)  # "faster", "repeat" (3.9 s is within LATE_S); not "skip"
 
 
 def test_the_gate_wants_a_spotters_word_to_end_where_it_was_detected():
@@ -410,7 +410,7 @@ def test_the_gate_remembers_a_bounded_past_and_still_judges_the_present():
 def test_listen_mixes_a_stereo_recording_and_refuses_a_rate_too_low_to_hold_speech(cli, tmp_path):
     import wave
 
-    from voiceguide.speechset import espeak
+    from benchmarks.speechset import espeak
 
     pain = espeak("pain", "en-us", 150)
     quiet = np.zeros(INPUT_RATE, np.int16)

@@ -22,7 +22,7 @@ from voiceguide.menu import (
 from voiceguide.outputs import SimulatedOutput
 from voiceguide.recognizers import Role
 from voiceguide.session import Session, SessionLog, SessionOptions, SessionParts, run_routine
-from voiceguide.speechset import person
+from benchmarks.speechset import person
 from voiceguide.tts import SpeechCache
 
 from .conftest import ROOT, run_cli

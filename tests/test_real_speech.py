@@ -1,5 +1,5 @@
 """The English listener on real people: ../shared/realspeech (Speech Commands speakers, a laptop
-microphone, running speech; attribution in voiceguide/realspeech.py), and the whole simulated
+microphone, running speech; attribution in benchmarks/realspeech.py), and the whole simulated
 session in real rooms (running speech, steady pink noise). Bounds are safety margins below the
 targets in issue 20, not the targets."""
 
@@ -13,8 +13,8 @@ import pytest
 
 from voiceguide.audio import INPUT_RATE, Pcm, write_wav
 from voiceguide.content import load_library
-from voiceguide.realspeech import clip, joined, listen, root, running_speech, sample, score_clips
-from voiceguide.speechset import person
+from benchmarks.realspeech import clip, joined, listen, root, running_speech, sample, score_clips
+from benchmarks.speechset import person
 
 from .conftest import run_cli
 

@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from voiceguide import speechset
+from benchmarks import speechset
 from voiceguide.audio import INPUT_RATE
-from voiceguide.rehearsal import Rehearsal
+from benchmarks.rehearsal import Rehearsal
 
 from .conftest import ROOT, run_cli
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.speechset import person
+from benchmarks.speechset import person
 from voiceguide.audio import write_wav
 
 from .conftest import run_cli

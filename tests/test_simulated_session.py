@@ -9,7 +9,7 @@ import numpy as np
 
 from voiceguide.audio import BLOCK_MS, INPUT_RATE, OUTPUT_RATE, Pcm, earcon, read_wav, scale, write_wav
 from voiceguide.settings import DEFAULT_VOLUME
-from voiceguide.speechset import person
+from benchmarks.speechset import person
 
 from .conftest import run_cli
 

@@ -14,7 +14,7 @@ import pytest
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm, resample
 from voiceguide.outputs import MemoryOutput
 from voiceguide.player import EventKind, HaltReason, Player
-from voiceguide.pulse import timed_stop
+from benchmarks.pulse import timed_stop
 from voiceguide.rendering import segments_for
 from voiceguide.timeline import Cue, CueKind, silence, speech
 from voiceguide.tts import SpeechCache, SpeechSettings
@@ -181,18 +181,18 @@ def hold_timeline():
 
 
 class StopAt(MemoryOutput):
-    """Requests a stop or pause from inside a write, once `target` samples have been written:
-    the request lands while a block is in flight, as it would from another thread."""
+    """Requests a stop from inside a write, once `target` samples have been written: the request
+    lands while a block is in flight, as it would from another thread."""
 
-    def __init__(self, target: int, action: str = "stop"):
+    def __init__(self, target: int):
         super().__init__()
-        self.target, self.action, self.player, self.fired_at = target, action, None, None
+        self.target, self.player, self.fired_at = target, None, None
 
     def write(self, block):
         super().write(block)
         if self.fired_at is None and self.position >= self.target:
             self.fired_at = self.position
-            getattr(self.player, self.action)()
+            self.player.stop()
 
 
 def play_with(output, segments, **kw):
@@ -232,13 +232,14 @@ def test_stop_lands_before_the_next_block(where_ms):
     assert events[-1].kind is EventKind.SILENCED and events[-1].position == out.position
 
 
-def test_pause_then_resume_from_the_sample_plays_exactly_the_same_audio():
+def test_stop_then_play_from_the_sample_plays_exactly_the_same_audio():
+    """What a stop's Halt says is where a resume (or a sentence picked up again) starts."""
     segments = hold_timeline()
     whole = MemoryOutput()
     Player(whole).play(segments)
-    out = StopAt(2 * OUTPUT_RATE, action="pause")
+    out = StopAt(2 * OUTPUT_RATE)
     player, halt, _ = play_with(out, segments)
-    assert halt.reason is HaltReason.PAUSED and halt.cue_index == 2 and halt.offset > 0
+    assert halt.reason is HaltReason.STOPPED and halt.cue_index == 2 and halt.offset > 0
     rest = player.play(segments, halt.cue_index, halt.offset)
     assert rest.reason is HaltReason.FINISHED
     assert np.array_equal(out.samples, whole.samples)
@@ -251,13 +252,6 @@ def test_a_stop_requested_while_idle_is_honoured_by_the_next_play():
     halt = player.play(hold_timeline())
     assert halt.reason is HaltReason.STOPPED and out.position == 0
     assert player.play(hold_timeline()).reason is HaltReason.FINISHED
-
-
-def test_stop_wins_over_pause():
-    player = Player(MemoryOutput())
-    player.pause()
-    player.stop()
-    assert player.play(hold_timeline()).reason is HaltReason.STOPPED
 
 
 def test_volume_applies_from_the_next_block():
@@ -285,7 +279,7 @@ def correlation_peak(recording: np.ndarray, reference: np.ndarray) -> float:
 
 def test_speech_really_comes_out_of_the_device(pulse, cache):
     from voiceguide.outputs import SoundDeviceOutput
-    from voiceguide.pulse import MonitorRecorder
+    from benchmarks.pulse import MonitorRecorder
 
     pcm = rendered(cache, SENTENCE)
     reference = resample(pcm, INPUT_RATE).samples
@@ -377,7 +371,7 @@ def test_missing_device_lists_the_devices_that_exist(pulse):
 
 
 def test_ctrl_c_while_speaking_silences_at_once_and_exits_130(pulse, cache):
-    from voiceguide.pulse import MonitorRecorder
+    from benchmarks.pulse import MonitorRecorder
 
     rendered(cache, LONG)  # warm, so speech starts at once
     with MonitorRecorder() as recorder:

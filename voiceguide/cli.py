@@ -210,28 +210,12 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
+def cmd_bench(rest: list[str]) -> int:
+    """`voiceguide bench ARGS`: the measuring harness is not part of the product, so it runs in a
+    process of its own (`python -m benchmarks`) and nothing here imports it."""
+    import subprocess
 
-    if args.suite == "all":
-        figures = bench.bench_all(trials=args.trials or 2)
-        table = bench.all_table(figures)
-    elif args.suite == "speak":
-        figures = bench.bench_speak(trials=args.trials or 32)
-        table = bench.speak_table(figures)
-    elif args.suite == "real":
-        figures = bench.bench_real()
-        table = bench.real_table(figures)
-    elif args.suite == "session":
-        figures = bench.bench_session(trials=max(args.trials or 32, 4))
-        table = bench.session_table(figures)
-    else:
-        figures = bench.bench_listen(korean_model=args.korean_model)
-        table = bench.listen_table(figures)
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
-    print(table)
-    return EXIT_OK
+    return subprocess.run([sys.executable, "-m", "benchmarks", *rest]).returncode
 
 
 def _vocabulary(language: str):
@@ -584,16 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_speech_flags(p)
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("bench", help="measure speed and latency; prints figures beside their targets")
-    p.add_argument("suite", nargs="?", default="all", choices=["all", "speak", "listen", "session", "real"], help="all (the default): the whole promise in one run, 5 to 8 minutes; real: real people from ../shared/realspeech through the English listener; speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
-    p.add_argument("--trials", type=int, help="stops to time: per combination for all (default 2), in total for speak and session (default 32)")
-    p.add_argument("--korean-model", metavar="PATH", help="listen: also measure vosk with this Korean model folder")
-    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    p.set_defaults(func=cmd_bench)
+    # Listed for --help; `main` hands `bench` and everything after it to the harness.
+    sub.add_parser("bench", help="measure speed and latency; prints figures beside their targets (`voiceguide bench --help`)")
 
     p = sub.add_parser("listen", help="print the voice commands heard in a WAV file")
     p.add_argument("wav", metavar="FILE.wav", help="a 16-bit WAV file, any sample rate")
-    p.add_argument("--engine", choices=["auto", "pocketsphinx", "vosk"], default="auto", help="command recognizer (default auto: vosk when its model is installed)")
+    p.add_argument("--engine", choices=settings.ENGINES, default="auto", help="recognizer (default auto: Whisper for English when installed, else vosk when its model is installed)")
     p.add_argument("--lang", default="en", help="language of the command vocabulary (default en)")
     p.add_argument("--model", metavar="PATH", help="a vosk model folder (default: the installed model for the language)")
     p.add_argument("--json", action="store_true", help="print one JSON object per command")
@@ -637,6 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

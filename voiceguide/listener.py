@@ -226,8 +226,6 @@ class Listener:
         self._voice = VoiceActivity() if self._decider is not None else None
         self._as_recorded = True  # the canceller's output is not used while there is no echo
         self._vet = vet
-        self.gated = 0
-        """Detections dropped because no word was behind them (noise, or the guide's own voice)."""
         self._events = events
         self._clock = clock
         self._dedup = Dedup()
@@ -405,8 +403,7 @@ class Listener:
         for h in heard:
             safety = h.command in SAFETY_COMMANDS
             if self._vet and not self.gate.admits(h.t, safety, path.at_word_end):
-                self.gated += 1
-                continue
+                continue  # no word behind it: noise, or the guide's own voice
             if not whole and self._is_tail(h, path.engine):
                 continue
             if self._dedup.admit(h, "utterance" if whole else ""):

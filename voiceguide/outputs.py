@@ -114,23 +114,6 @@ def _save(path: Path, pcm: Pcm) -> None:
         raise VoiceguideError(f"cannot write {path}: {exc.strerror}; check the folder exists and is writable") from None
 
 
-class NullOutput:
-    """Plays nothing and never waits."""
-
-    def __init__(self, rate: int = OUTPUT_RATE):
-        self.rate = rate
-        self.position = 0
-
-    def write(self, block: np.ndarray) -> None:
-        self.position += len(block)
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 _ALSA_HANDLER = None
 """The error handler given to libasound: kept here, since libasound holds only a pointer to it."""
 

@@ -1,9 +1,9 @@
 """The player: writes segments to an AudioOutput in fixed blocks of at most 20 ms, and checks
-for a stop or pause request before every block.
+for a stop request before every block.
 
 Silences are blocks of zeros, so a stop during a hold is as fast as a stop during speech. stop()
-and pause() only set a request; the playing thread honours it before its next block and drops
-whatever the device had queued.
+only sets a request; the playing thread honours it before its next block and drops whatever the
+device had queued. Where it stopped (cue and sample) is where a pause resumes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ class EventKind(str, Enum):
 class HaltReason(str, Enum):
     FINISHED = "finished"
     STOPPED = "stopped"
-    PAUSED = "paused"
 
 
 @dataclass(frozen=True)
@@ -62,26 +61,18 @@ class Player:
         """Gain for the blocks written from now on, 0.0 to 1.0."""
         self.on_event = on_event or (lambda event: None)
         """Called on the playing thread for every cue started or finished, and every silencing."""
-        # Two plain flags rather than a lock: stop() must be callable from a signal handler, which
+        # A plain flag rather than a lock: stop() must be callable from a signal handler, which
         # would deadlock on a lock the interrupted thread holds. Setting a bool is atomic.
         self._stop = False
-        self._pause = False
 
     def stop(self) -> None:
         """Silence before the next block. Safe to call from any thread, or a signal handler."""
         self._stop = True
 
-    def pause(self) -> None:
-        """Silence before the next block, reported as a pause. A stop requested as well wins."""
-        self._pause = True
-
     def _take_request(self) -> HaltReason | None:
         if self._stop:
-            self._stop = self._pause = False
+            self._stop = False
             return HaltReason.STOPPED
-        if self._pause:
-            self._pause = False
-            return HaltReason.PAUSED
         return None
 
     def _emit(self, kind: EventKind, index: int) -> None:
@@ -90,7 +81,7 @@ class Player:
     def play(
         self, segments: Sequence[Segment], start: int = 0, offset: int = 0, before_block: Callable[[], None] | None = None
     ) -> Halt:
-        """Play segments from (start, offset) until the end, or a stop or pause request.
+        """Play segments from (start, offset) until the end, or a stop request.
 
         A request made while nothing is playing is honoured by the next play(), at once.
         `before_block` runs before every block, on this thread: the session's controller reads

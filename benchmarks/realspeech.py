@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import INPUT_RATE, Pcm, read_wav
-from .errors import UsageError
+from voiceguide.audio import INPUT_RATE, Pcm, read_wav
+from voiceguide.errors import UsageError
 
 GAP_S = 1.0
 DECISION_S = 1.0
@@ -75,8 +75,8 @@ class ClipScore:
 
 
 def score_clips(events: list, spans: list[tuple[float, float]]) -> list[ClipScore]:
-    from .listener import Silence
-    from .recognizers import Heard
+    from voiceguide.listener import Silence
+    from voiceguide.recognizers import Heard
 
     scores = []
     for start, end in spans:
@@ -88,7 +88,7 @@ def score_clips(events: list, spans: list[tuple[float, float]]) -> list[ClipScor
 
 def listen(vocab, samples: np.ndarray) -> list:
     """Every event of the English two-stage listener on a recording."""
-    from .inputs import PcmInput
-    from .listener import listen_to, whisper_paths
+    from voiceguide.inputs import PcmInput
+    from voiceguide.listener import listen_to, whisper_paths
 
     return listen_to(PcmInput(Pcm(samples, INPUT_RATE)), whisper_paths(vocab))

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import INPUT_RATE
-from .errors import VoiceguideError
+from voiceguide.audio import INPUT_RATE
+from voiceguide.errors import VoiceguideError
 
 EARCON_HZ = 880
 """The first note of the earcon (audio.earcon), found by its frequency in the guide's recording."""
@@ -49,7 +49,7 @@ class Rehearsal:
     With routine None it starts the voice menu, `voiceguide serve`, whose captions are on stderr."""
 
     def __init__(self, pulse, routine: str | None, data_dir: Path, args: tuple = (), record_mic: bool = True):
-        from .outputs import SoundDeviceOutput
+        from voiceguide.outputs import SoundDeviceOutput
         from .pulse import MonitorRecorder
 
         self.pulse = pulse

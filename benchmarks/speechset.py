@@ -20,8 +20,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .audio import INPUT_RATE, Pcm, resample
-from .errors import VoiceguideError
+from voiceguide.audio import INPUT_RATE, Pcm, resample
+from voiceguide.errors import VoiceguideError
 
 VOICES = ("en-us", "en-gb", "en-us+f2", "en-us+m3", "en-gb+f4", "en-us+m7")
 """espeak-ng voices: American and British, with male and female variants."""
@@ -156,7 +156,7 @@ SAFETY = ("stop", "pain")
 
 def narration_texts(library) -> list[str]:
     """Everything the shipped routines say aloud, once each."""
-    from .timeline import CueKind, compile_routine
+    from voiceguide.timeline import CueKind, compile_routine
 
     cues = (c for r in library.routines.values() for c in compile_routine(r, library.routines).cues)
     return sorted({c.text for c in cues if c.kind is CueKind.SPEECH})
@@ -232,8 +232,8 @@ def over_the_guide(words: SpeechSet, guide: Pcm, echo_db: float = 0.0, delay_ms:
     over and over, and the microphone hears it `delay_ms` late at `echo_db` (0: as loud as it
     played); the words begin after `lead_s` of the guide alone. Returns the microphone's set (word
     times moved on by lead_s) and what was played, the echo canceller's reference."""
-    from .audio import OUTPUT_RATE
-    from .echo import PlayedAudio
+    from voiceguide.audio import OUTPUT_RATE
+    from voiceguide.echo import PlayedAudio
 
     lead = round(lead_s * INPUT_RATE)
     n = lead + len(words.samples)

@@ -1,0 +1,185 @@
+"""`voiceguide bench listen`: each recognizer on synthesized speech: recall, false detections,
+latency, CPU and memory; and the voice menu's phrases."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+
+from voiceguide.audio import INPUT_RATE, Pcm
+from voiceguide.content import load_library
+
+def _listen_figures(engine: str, language: str, model: str | None) -> dict:
+    """One engine's figures, measured in a child process so its peak RSS is its own."""
+    import resource
+
+    from . import scoring, speechset
+    from voiceguide.inputs import PcmInput
+    from voiceguide.listener import Dedup, build_paths, listen_to
+    from voiceguide.recognizers import load_vosk_model
+
+    library = load_library()
+    vocab = library.vocabularies[language]
+    started = time.perf_counter()
+    if engine == "vosk":
+        from voiceguide.recognizers import VoskRecognizer
+
+        loaded = load_vosk_model(Path(model))
+        make = lambda: [VoskRecognizer(loaded, vocab)]  # noqa: E731
+    else:
+        make = lambda: build_paths(vocab, "pocketsphinx")[0]  # noqa: E731
+    sample = speechset.build(_first_phrases(vocab), speechset.VOICES[:1], (170,), (50,))
+    listen_to(PcmInput(Pcm(sample.samples, INPUT_RATE)), make())
+    load_s = time.perf_counter() - started
+    # The engines' own memory, before the test speech (tens of minutes of audio) is built.
+    engine_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if language == "en":
+        sets = speechset.english_sets(library, vocab)
+        sets["narration"] = speechset.build(
+            [(t, None) for t in speechset.narration_texts(library)], speechset.VOICES, (170,), (50,), gap_s=0.3
+        )
+    else:
+        sets = speechset.korean_sets(vocab)
+    figures: dict = {"engine": engine, "language": language, "model_load_s": load_s, "paths": {}}
+    for name, spoken in sets.items():
+        by_path: dict = {}
+        for path in make():
+            cpu = time.process_time()
+            events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), [path])
+            by_path[path.engine] = (events, time.process_time() - cpu)
+        dedup = Dedup()
+        merged = sorted((e for events, _ in by_path.values() for e in events), key=lambda e: e.t)
+        by_path["listener"] = (
+            [e for e in merged if dedup.admit(e)],
+            sum(cpu for _, cpu in by_path.values()),
+        )
+        for path_name, (events, cpu) in by_path.items():
+            s = scoring.score(events, spoken)
+            row = figures["paths"].setdefault(path_name, {"recall": {}, "latency_ms": {}, "core_percent": []})
+            if name == "commands":
+                row["commands_heard_as"] = {c: scoring.heard_as(events, spoken, (c,)) for c in speechset.SAFETY}
+            if name == "narration":
+                row["false_stops_per_hour"] = s.false_per_hour(speechset.SAFETY)
+                row["false_commands_per_hour"] = s.false_per_hour()
+                row["narration_s"] = spoken.seconds
+            for command, c in s.commands.items():
+                row["recall"].setdefault(command, {})[name] = c.recall
+                if name == "safety" and command in speechset.SAFETY:
+                    row["latency_ms"][command] = {"p50": c.latency_ms(50), "p95": c.latency_ms(95)}
+            row["core_percent"].append(100 * cpu / spoken.seconds)
+    for row in figures["paths"].values():
+        row["core_percent"] = statistics.median(row["core_percent"])
+    figures["peak_rss_mb"] = engine_rss_mb
+    if language == "en":
+        figures["menu"] = _menu_figures(library, vocab)
+    return figures
+
+
+def _menu_figures(library, vocab) -> dict:
+    """What the voice menu makes of each of its phrases said alone (menu.decide, from the safety
+    spotter's alarms and the grammar's verdict), said while the guide speaks and said in silence:
+    right, another meaning, or nothing; and what background speech becomes."""
+    from . import speechset
+    from .scoring import LATE_S
+    from voiceguide.inputs import PcmInput
+    from voiceguide.listener import MENU_MEANINGS, listen_to
+    from voiceguide.menu import decide
+    from voiceguide.recognizers import SAFETY_COMMANDS, PocketsphinxGrammar, PocketsphinxSpotter, Role, key_phrases
+
+    routines = [r for _, r in sorted(library.routines.items()) if r.language == vocab.language]
+    menu_vocab = vocab.with_choices(routines)
+    meanings = (*MENU_MEANINGS, *menu_vocab.choices)
+    spoken = speechset.menu_set(menu_vocab, meanings)
+    pcm = Pcm(spoken.samples, INPUT_RATE)
+    # Each path alone: together, which of them is recorded first depends on thread timing.
+    verdicts = listen_to(PcmInput(pcm), [PocketsphinxGrammar(menu_vocab, meanings)])
+    alarms = listen_to(PcmInput(pcm), [PocketsphinxSpotter(key_phrases(menu_vocab, SAFETY_COMMANDS), "pocketsphinx-spotter",
+                                                           Role.SAFETY)])
+    rows: dict = {}
+    background = {"speaking": {}, "silence": {}}
+    def during(events, u):
+        return [e.command for e in events if u.start_s <= e.t <= u.end_s + LATE_S]
+
+    for u in spoken.utterances:
+        heard, said = during(alarms, u), during(verdicts, u)
+        verdict = said[-1] if said else None
+        meant = {"speaking": decide(heard, verdict, interrupted=bool(heard)), "silence": decide(heard, verdict, interrupted=False)}
+        if u.command is None:
+            for where, what in meant.items():
+                key = what.value if what is not None else "nothing"
+                background[where][key] = background[where].get(key, 0) + 1
+            continue
+        row = rows.setdefault(u.text, {"meaning": u.command, "said": 0, "alarms": 0,
+                                       **{f"{k}_{where}": 0 for k in ("right", "wrong") for where in meant}})
+        row["said"] += 1
+        row["alarms"] += bool(heard)
+        for where, what in meant.items():
+            if what is not None:
+                row[f"{'right' if what.value == u.command else 'wrong'}_{where}"] += 1
+    return {"phrases": rows, "background": background}
+
+
+def _first_phrases(vocab) -> list[tuple[str, str]]:
+    return [(phrases[0], command.value) for command, phrases in vocab.phrases.items()]
+
+
+def bench_listen(korean_model: str | None = None) -> list[dict]:
+    """Recall, false stops, latency, CPU, load time and memory for each engine, on synthesized speech."""
+    import multiprocessing
+
+    jobs = [("pocketsphinx", "en", None)]
+    if korean_model:
+        jobs.append(("vosk", "ko", korean_model))
+    context = multiprocessing.get_context("spawn")
+    results = []
+    for job in jobs:
+        with context.Pool(1) as pool:
+            results.append(pool.apply(_listen_figures, job))
+    return results
+
+
+def listen_table(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        lines += [f"### {r['engine']} ({r['language']}): model load and first pass {r['model_load_s']:.1f} s, peak RSS with the engine loaded {r['peak_rss_mb']:.0f} MB (target <= 150 MB on pocketsphinx)", ""]
+        lines += ["| path | command | clean | 20 dB | 10 dB | target |", "| --- | --- | --- | --- | --- | --- |"]
+        for path, row in r["paths"].items():
+            for command, recall in row["recall"].items():
+                if path != "listener" and not any(recall.values()):
+                    continue  # a path that does not listen for this command
+                cells = [recall.get(k) for k in ("safety", "safety_20db", "safety_10db")]
+                if cells[0] is None:
+                    cells = [recall.get("commands"), None, None]
+                shown = ["-" if v is None else f"{v:.0%}" for v in cells]
+                target = ">= 99% clean, >= 95% at 10 dB" if command in ("stop", "pain") else "(reported)"
+                lines.append(f"| {path} | {command} | {' | '.join(shown)} | {target} |")
+        lines += ["", "| path | false stops per hour of narration | all false commands per hour | stop p50 / p95 after word end | pain p50 / p95 | % of one core |", "| --- | --- | --- | --- | --- | --- |"]
+        for path, row in r["paths"].items():
+            lat = row["latency_ms"]
+            stop, pain = lat.get("stop", {}), lat.get("pain", {})
+            lines.append(
+                f"| {path} | {row.get('false_stops_per_hour', float('nan')):.1f} (target <= 0.5) | {row.get('false_commands_per_hour', float('nan')):.1f} "
+                f"| {stop.get('p50', float('nan')):.0f} / {stop.get('p95', float('nan')):.0f} ms | {pain.get('p50', float('nan')):.0f} / {pain.get('p95', float('nan')):.0f} ms (target p95 <= 100 ms) "
+                f"| {row['core_percent']:.1f}% (target <= 10%) |"
+            )
+        heard_as = {path: row for path, row in r["paths"].items() if "commands_heard_as" in row}
+        if heard_as:
+            lines += ["", "| path | other commands heard as stop | heard as pain | target |", "| --- | --- | --- | --- |"]
+        for path, row in heard_as.items():
+            cells = [f"{n / total:.0%} ({n}/{total})" for n, total in row["commands_heard_as"].values()]  # stop, pain
+            lines.append(f"| {path} | {' | '.join(cells)} | (reported: a pain heard in another command ends the session) |")
+        lines.append("")
+        if "menu" in r:
+            lines += ["| voice menu phrase (each said alone) | meaning | taken right while the guide speaks | in silence | taken as another meaning (speaking / silence) | spotter alarms in it |",
+                      "| --- | --- | --- | --- | --- | --- |"]
+            for text, row in r["menu"]["phrases"].items():
+                n = row["said"]
+                lines.append(f"| {text} | {row['meaning']} | {row['right_speaking']}/{n} | {row['right_silence']}/{n} | "
+                             f"{row['wrong_speaking']}/{n} / {row['wrong_silence']}/{n} | {row['alarms']}/{n} |")
+            for where, taken in r["menu"]["background"].items():
+                shown = ", ".join(f"{what} {n}" for what, n in sorted(taken.items(), key=lambda kv: -kv[1]))
+                lines.append(f"\nbackground sentences said while the guide {'speaks' if where == 'speaking' else 'is silent'}, taken as: {shown}")
+            lines.append("")
+    return "\n".join(lines)
