@@ -6,7 +6,6 @@ import statistics
 
 import numpy as np
 
-
 LONG_TEXT = (
     "Sit on a sturdy chair, or on the edge of your bed, with your feet flat on the floor about hip "
     "width apart. Let your shoulders drop away from your ears, and let your breath settle."

@@ -7,24 +7,26 @@ import statistics
 import time
 from pathlib import Path
 
-
 from voiceguide.audio import INPUT_RATE, Pcm
-from voiceguide.content import load_library
+from voiceguide.content.loading import load_library
+
 
 def _listen_figures(engine: str, language: str, model: str | None) -> dict:
     """One engine's figures, measured in a child process so its peak RSS is its own."""
     import resource
 
+    from voiceguide.hearing.inputs import PcmInput
+    from voiceguide.hearing.listener import Dedup, listen_to
+    from voiceguide.hearing.paths import build_paths
+    from voiceguide.hearing.recognizers import load_vosk_model
+
     from . import scoring, speechset
-    from voiceguide.inputs import PcmInput
-    from voiceguide.listener import Dedup, build_paths, listen_to
-    from voiceguide.recognizers import load_vosk_model
 
     library = load_library()
     vocab = library.vocabularies[language]
     started = time.perf_counter()
     if engine == "vosk":
-        from voiceguide.recognizers import VoskRecognizer
+        from voiceguide.hearing.recognizers import VoskRecognizer
 
         loaded = load_vosk_model(Path(model))
         make = lambda: [VoskRecognizer(loaded, vocab)]  # noqa: E731
@@ -81,12 +83,16 @@ def _menu_figures(library, vocab) -> dict:
     """What the voice menu makes of each of its phrases said alone (menu.decide, from the safety
     spotter's alarms and the grammar's verdict), said while the guide speaks and said in silence:
     right, another meaning, or nothing; and what background speech becomes."""
+    from voiceguide.hearing.inputs import PcmInput
+    from voiceguide.hearing.listener import listen_to
+    from voiceguide.hearing.paths import MENU_MEANINGS
+    from voiceguide.hearing.recognizers import (
+        SAFETY_COMMANDS, PocketsphinxGrammar, PocketsphinxSpotter, Role, key_phrases,
+    )
+    from voiceguide.session.menu import decide
+
     from . import speechset
     from .scoring import LATE_S
-    from voiceguide.inputs import PcmInput
-    from voiceguide.listener import MENU_MEANINGS, listen_to
-    from voiceguide.menu import decide
-    from voiceguide.recognizers import SAFETY_COMMANDS, PocketsphinxGrammar, PocketsphinxSpotter, Role, key_phrases
 
     routines = [r for _, r in sorted(library.routines.items()) if r.language == vocab.language]
     menu_vocab = vocab.with_choices(routines)

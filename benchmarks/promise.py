@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.audio import INPUT_RATE, Pcm
-from voiceguide.content import load_library, load_routine
+from voiceguide.content.loading import load_library, load_routine
 from voiceguide.errors import VoiceguideError
-from voiceguide.tts import SpeechCache
+from voiceguide.speaking.tts import SpeechCache
 
 from .common import percentiles
 from .real import bench_real, real_table
@@ -36,7 +36,7 @@ TARGETS = {
 
 
 def _quiet_history(folder: Path, routine):
-    from voiceguide.history import History
+    from voiceguide.session.history import History
 
     history = History(folder / f"{routine.id}-{time.monotonic_ns()}.sqlite3")
     history.save_answers(routine.id, {q.ask: "no" for q in routine.screening}, time.time())
@@ -45,7 +45,7 @@ def _quiet_history(folder: Path, routine):
 
 def _simulated(routine, routines, vocab, user: Pcm, echo_db: float | None, folder: Path, cache) -> list[dict]:
     """One simulated session, in this process, with the person's `user` audio; its event records."""
-    from voiceguide.session import Session, SessionLog, SessionOptions, run_routine, simulated_parts
+    from voiceguide.session.assembly import Session, SessionLog, SessionOptions, run_routine, simulated_parts
 
     parts = simulated_parts(user, None, echo_db, ECHO_DELAY_MS if echo_db is not None else 0.0)
     log = SessionLog(parts.clock)
@@ -167,10 +167,12 @@ def _recall() -> dict:
     """Stop and pain phrases, synthesized by espeak-ng (6 voices), flite (4 voices) and festival,
     through the whole English listener: clean, at 10 dB SNR, and said over the guide's voice by
     espeak-ng's voices (double talk, echo cancelled). There is no real recording of a pain phrase."""
+    from voiceguide.hearing.echo import EchoCanceller
+    from voiceguide.hearing.inputs import PcmInput
+    from voiceguide.hearing.listener import listen_to
+    from voiceguide.hearing.paths import build_paths
+
     from . import scoring, speechset
-    from voiceguide.echo import EchoCanceller
-    from voiceguide.inputs import PcmInput
-    from voiceguide.listener import build_paths, listen_to
 
     library = load_library()
     vocab = library.vocabularies["en"]

@@ -31,7 +31,7 @@ from voiceguide.audio import BLOCK_MS, INPUT_RATE
 from voiceguide.errors import VoiceguideError
 
 if TYPE_CHECKING:
-    from voiceguide.player import Halt
+    from voiceguide.speaking.player import Halt
 
 INSTALL_HINT = "install it with: sudo apt-get install pulseaudio pulseaudio-utils libasound2-plugins"
 
@@ -41,7 +41,7 @@ MIC_SINK = "mic"
 
 def _mic_noise(pipe) -> None:
     """Feeds the mic sink's keepalive a microphone's own noise (inputs.MIC_NOISE_RMS), until it ends."""
-    from voiceguide.inputs import MIC_NOISE_RMS
+    from voiceguide.hearing.inputs import MIC_NOISE_RMS
 
     second = np.rint(np.random.default_rng(0).normal(0.0, MIC_NOISE_RMS, 16000)).astype("<i2").tobytes()
     with contextlib.suppress(OSError, ValueError):
@@ -169,8 +169,8 @@ def timed_stop(segments, stop_after_s: float, cue: int = 0) -> TimedStop:
     after the player starts cue `cue`, and time it against a recording of the default source
     (the sink's monitor). Counting from the cue, not from play(), keeps a slow device start
     from moving the stop into another cue."""
-    from voiceguide.outputs import SoundDeviceOutput
-    from voiceguide.player import EventKind, Player
+    from voiceguide.speaking.outputs import SoundDeviceOutput
+    from voiceguide.speaking.player import EventKind, Player
 
     with MonitorRecorder() as recorder:
         time.sleep(0.15)
@@ -205,7 +205,7 @@ def timed_stop(segments, stop_after_s: float, cue: int = 0) -> TimedStop:
 def warm_up(seconds: float = 0.3) -> None:
     """Open and play one short silent stream, taking the one-off start-up wait of this process's
     first stream through ALSA's pulse plugin, so that later streams start at once."""
-    from voiceguide.outputs import SoundDeviceOutput
+    from voiceguide.speaking.outputs import SoundDeviceOutput
 
     out = SoundDeviceOutput()
     block = np.zeros(out.rate * BLOCK_MS // 1000, np.int16)
@@ -221,7 +221,7 @@ class MonitorRecorder:
     CHUNK = 80  # samples: 5 ms, so arrival times are fine-grained
 
     def __init__(self, device: str | int | None = None):
-        from voiceguide.outputs import sounddevice_module
+        from voiceguide.speaking.outputs import sounddevice_module
 
         sd = sounddevice_module()
         self._chunks: list[tuple[float, np.ndarray]] = []

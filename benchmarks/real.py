@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-
 from voiceguide.audio import INPUT_RATE
-from voiceguide.content import load_library
+from voiceguide.content.loading import load_library
 
 from .common import percentiles
 
@@ -43,8 +42,7 @@ def bench_real(stops: int = 100, others: int = 150) -> dict:
         }
     talk = realspeech.running_speech()
     audio_s += len(talk) / INPUT_RATE
-    from voiceguide.listener import Silence
-    from voiceguide.recognizers import Heard
+    from voiceguide.hearing.events import Heard, Silence
 
     events = realspeech.listen(vocab, talk)
     hours = len(talk) / INPUT_RATE / 3600

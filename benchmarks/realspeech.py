@@ -75,8 +75,7 @@ class ClipScore:
 
 
 def score_clips(events: list, spans: list[tuple[float, float]]) -> list[ClipScore]:
-    from voiceguide.listener import Silence
-    from voiceguide.recognizers import Heard
+    from voiceguide.hearing.events import Heard, Silence
 
     scores = []
     for start, end in spans:
@@ -88,7 +87,8 @@ def score_clips(events: list, spans: list[tuple[float, float]]) -> list[ClipScor
 
 def listen(vocab, samples: np.ndarray) -> list:
     """Every event of the English two-stage listener on a recording."""
-    from voiceguide.inputs import PcmInput
-    from voiceguide.listener import listen_to, whisper_paths
+    from voiceguide.hearing.inputs import PcmInput
+    from voiceguide.hearing.listener import listen_to
+    from voiceguide.hearing.paths import whisper_paths
 
     return listen_to(PcmInput(Pcm(samples, INPUT_RATE)), whisper_paths(vocab))

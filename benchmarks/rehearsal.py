@@ -49,7 +49,8 @@ class Rehearsal:
     With routine None it starts the voice menu, `voiceguide serve`, whose captions are on stderr."""
 
     def __init__(self, pulse, routine: str | None, data_dir: Path, args: tuple = (), record_mic: bool = True):
-        from voiceguide.outputs import SoundDeviceOutput
+        from voiceguide.speaking.outputs import SoundDeviceOutput
+
         from .pulse import MonitorRecorder
 
         self.pulse = pulse

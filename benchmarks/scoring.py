@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voiceguide.listener import Silence
-from voiceguide.recognizers import Heard
+from voiceguide.hearing.events import Heard, Silence
+
 from .realspeech import DECISION_S, TRIGGER_S
 from .speechset import SAFETY, SpeechSet
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from .common import LONG_TEXT, percentiles
 
-
 BENCH_ROUTINE = f"""\
 id: bench
 title: Practice

@@ -9,15 +9,15 @@ import threading
 import time
 from pathlib import Path
 
-
 from voiceguide.audio import OUTPUT_RATE
-from voiceguide.content import load_library, load_routine
-from voiceguide.player import HaltReason, Player
-from voiceguide.rendering import render_timeline, segments_for
-from voiceguide.timeline import CueKind, compile_routine, silence, speech
-from voiceguide.tts import SpeechCache, SpeechSettings
+from voiceguide.content.loading import load_library, load_routine
+from voiceguide.speaking.player import HaltReason, Player
+from voiceguide.speaking.rendering import render_timeline, segments_for
+from voiceguide.speaking.timeline import CueKind, compile_routine, silence, speech
+from voiceguide.speaking.tts import SpeechCache, SpeechSettings
 
 from .common import HOLD_TEXT, LONG_TEXT, percentiles
+
 
 def bench_speak(trials: int = 30, seed: int = 1) -> dict:
     """Stop-to-silence on the real device path, render speed, and time to first audio."""
@@ -72,7 +72,8 @@ def bench_speak(trials: int = 30, seed: int = 1) -> dict:
 
 
 def _first_audio_s(cache: SpeechCache) -> float:
-    from voiceguide.outputs import SoundDeviceOutput
+    from voiceguide.speaking.outputs import SoundDeviceOutput
+
     from .pulse import MonitorRecorder
 
     with MonitorRecorder() as recorder:

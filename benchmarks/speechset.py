@@ -156,7 +156,7 @@ SAFETY = ("stop", "pain")
 
 def narration_texts(library) -> list[str]:
     """Everything the shipped routines say aloud, once each."""
-    from voiceguide.timeline import CueKind, compile_routine
+    from voiceguide.speaking.timeline import CueKind, compile_routine
 
     cues = (c for r in library.routines.values() for c in compile_routine(r, library.routines).cues)
     return sorted({c.text for c in cues if c.kind is CueKind.SPEECH})
@@ -233,7 +233,7 @@ def over_the_guide(words: SpeechSet, guide: Pcm, echo_db: float = 0.0, delay_ms:
     played); the words begin after `lead_s` of the guide alone. Returns the microphone's set (word
     times moved on by lead_s) and what was played, the echo canceller's reference."""
     from voiceguide.audio import OUTPUT_RATE
-    from voiceguide.echo import PlayedAudio
+    from voiceguide.hearing.echo import PlayedAudio
 
     lead = round(lead_s * INPUT_RATE)
     n = lead + len(words.samples)

@@ -30,10 +30,11 @@ import numpy as np
 
 from benchmarks import scoring, speechset
 from voiceguide.audio import BLOCK_MS, INPUT_RATE, Pcm
-from voiceguide.content import THRESHOLD_EXP_RANGE, Spotting, load_library
-from voiceguide.inputs import PcmInput
-from voiceguide.listener import listen_to
-from voiceguide.recognizers import SAFETY_COMMANDS, PocketsphinxSpotter, key_phrases
+from voiceguide.content.loading import load_library
+from voiceguide.content.types import THRESHOLD_EXP_RANGE, Spotting
+from voiceguide.hearing.inputs import PcmInput
+from voiceguide.hearing.listener import listen_to
+from voiceguide.hearing.recognizers import SAFETY_COMMANDS, PocketsphinxSpotter, key_phrases
 
 TUNING_VOICES = ("en-us+m1", "en-gb+f3", "en-us+f5", "en-gb-x-rp+m5")
 EXPONENTS = tuple(range(THRESHOLD_EXP_RANGE[0], THRESHOLD_EXP_RANGE[1] + 1, 5))

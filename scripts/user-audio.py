@@ -9,9 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmarks.speechset import person
 from voiceguide.audio import write_wav
 from voiceguide.errors import VoiceguideError
-from benchmarks.speechset import person
 
 
 def main() -> int:

@@ -1,0 +1,1 @@
+"""Tests of voiceguide.content: loading, checking and linting routines and vocabularies."""

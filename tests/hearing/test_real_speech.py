@@ -1,0 +1,115 @@
+"""The English listener on real people: ../shared/realspeech (Speech Commands speakers, a laptop
+microphone, running speech; attribution in benchmarks/realspeech.py), and the whole simulated
+session in real rooms (running speech, steady pink noise). Bounds are safety margins below the
+targets in issue 20, not the targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.realspeech import clip, joined, listen, root, running_speech, sample, score_clips
+from benchmarks.speechset import person
+from voiceguide.audio import INPUT_RATE, Pcm, write_wav
+from voiceguide.content.loading import load_library
+
+from ..conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def english():
+    return load_library().vocabularies["en"]
+
+
+def test_real_stops_are_heard_as_stop_and_never_as_pain(english):
+    clips = sample("sc/stop/*.wav", 30) + sample("laptop/stop/*.wav", 10)
+    samples, spans = joined(clips)
+    scores = score_clips(listen(english, samples), spans)
+    as_stop = sum("stop" in c.decided for c in scores)
+    as_pain = sum("pain" in c.decided for c in scores)
+    assert as_stop >= 36, f"{as_stop} of {len(clips)} real stops heard as stop (target 97%)"
+    assert as_pain == 0, f"{as_pain} of {len(clips)} real stops taken as pain"
+    # The trigger silences for the stops by 150 ms after the word, before the decision.
+    silenced = sum(c.silenced for c in scores)
+    assert silenced >= 36, f"the trigger silenced for {silenced} of {len(clips)} real stops"
+    late = sorted(c.decided_after_s for c in scores if c.decided_after_s is not None)
+    assert late[len(late) * 95 // 100 - 1] <= 1.0, f"decisions after the clip's end: {late}"
+
+
+def test_other_real_words_neither_end_nor_stop_a_session(english):
+    words = [p for p in sample("sc/*/*.wav", 120, seed=11) if p.parent.name not in ("stop", "_silence")]
+    words += sample("laptop/[bf]*/*.wav", 20)
+    samples, spans = joined(words)
+    scores = score_clips(listen(english, samples), spans)
+    pains = [w.parent.name for w, c in zip(words, scores) if "pain" in c.decided]
+    stops = [w.parent.name for w, c in zip(words, scores) if "stop" in c.decided]
+    assert len(pains) <= 1, f"{len(pains)} of {len(words)} other real words taken as pain: {pains}"
+    assert len(stops) <= 4, f"{len(stops)} of {len(words)} other real words taken as stop: {stops}"
+
+
+def session_records(tmp_path: Path, track: np.ndarray, routine: str = "warm-up") -> list[dict]:
+    """A whole simulated session with `track` as the room; its events."""
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    assert run_cli("screen", routine, "--answers", "no", env=env).returncode == 0
+    write_wav(tmp_path / "room.wav", Pcm(track, INPUT_RATE))
+    events = tmp_path / "events.jsonl"
+    result = run_cli("run", routine, "--simulate", "--user-audio", str(tmp_path / "room.wav"), "--events", str(events),
+                     env=env, timeout=400)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in events.read_text().splitlines()]
+
+
+def pink_noise(seconds: float, dbfs: float, seed: int = 3) -> np.ndarray:
+    n = int(seconds * INPUT_RATE)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    noise = np.fft.irfft(spectrum, n)
+    noise *= 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(noise**2))
+    return noise.astype(np.int16)
+
+
+@pytest.mark.parametrize("dbfs", [-60, -40])
+def test_a_session_in_steady_room_noise_completes_with_nothing_heard(tmp_path, dbfs):
+    records = session_records(tmp_path, pink_noise(170, dbfs))
+    assert records[-1] == {"t": records[-1]["t"], "type": "ended", "outcome": "completed"}
+    assert not [r for r in records if r["type"] in ("silenced", "command", "resumed")]
+
+
+def test_a_minute_of_real_running_speech_does_not_end_a_session(tmp_path):
+    room = np.concatenate([np.zeros(5 * INPUT_RATE, np.int16), running_speech()[: 60 * INPUT_RATE]])
+    records = session_records(tmp_path, room)
+    assert records[-1]["outcome"] == "completed", [r for r in records if r["type"] != "cue_started"]
+    silenced = [r for r in records if r["type"] == "silenced"]
+    resumed = [r for r in records if r["type"] == "resumed"]
+    # Every silence the talk caused was picked up again. The target is at most 120 an hour, 2 in
+    # this minute; none were measured here (the pocketsphinx trigger silenced 14 times).
+    assert len(silenced) == len(resumed) <= 4, (len(silenced), len(resumed))
+
+
+def test_a_real_stop_in_a_hold_pauses_resume_resumes_and_a_real_yes_in_speech_is_picked_up_again(tmp_path):
+    # warm-up: "Sit or stand tall. Roll your shoulders..." is spoken from about 9.5 s to 17.5 s;
+    # the first neck hold runs from about 51 s to 66 s.
+    track, _ = person([(60.0, "resume")])
+    room = track.samples.copy()
+    yes, stop = clip(root() / "sc/yes/022cd682_nohash_0.wav"), clip(root() / "sc/stop/022cd682_nohash_0.wav")
+    room[12 * INPUT_RATE : 12 * INPUT_RATE + len(yes)] = yes
+    room[55 * INPUT_RATE : 55 * INPUT_RATE + len(stop)] = stop
+    records = session_records(tmp_path, room)
+    commands = [(r["command"], r["engine"]) for r in records if r["type"] == "command"]
+    assert commands == [("stop", "whisper"), ("resume", "whisper")], commands
+    stop_at = next(r["heard_at"] for r in records if r["type"] == "command")
+    assert 55 < stop_at < 57
+    # The yes silenced the guide at most briefly: the sentence it cut was said again from its start.
+    around_yes = [r for r in records if 11.5 < r["t"] < 16 and r["type"] in ("silenced", "resumed", "cue_started")]
+    kinds = [r["type"] for r in around_yes]
+    assert kinds.count("silenced") == kinds.count("resumed"), around_yes
+    if "resumed" in kinds:
+        again = around_yes[kinds.index("resumed") + 1]
+        assert again["type"] == "cue_started" and again["text"].startswith("Sit or stand tall")
+    # After the stop: the chime and "Stopped", then resume picks the step up again, and it completes.
+    after = [r for r in records if r["t"] > stop_at and r["type"] == "cue_started"]
+    assert after[0]["kind"] == "tone" and after[1]["text"].startswith("Stopped")
+    assert records[-1]["outcome"] == "completed"

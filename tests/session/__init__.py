@@ -1,0 +1,1 @@
+"""Tests of voiceguide.session and the commands that run one: the controller, the voice menu, settings, whole sessions."""

@@ -1,0 +1,1 @@
+"""The command line (`voiceguide`): parses, runs, prints; the library below it only raises."""

@@ -1,0 +1,1 @@
+"""Content: routines and command vocabularies (data, never code), loaded, checked and linted."""

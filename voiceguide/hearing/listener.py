@@ -1,0 +1,376 @@
+"""The guide's ears: audio in, Command events out, on a queue.
+
+A reader thread takes blocks from an AudioInput and hands each block to every recognition path
+that listens (those that wait for voice only around sound that could be a command, see _read);
+each path runs in its own thread, so a slow command recognizer can never hold up the safety
+spotter. Every event carries the audio time of its detection: seconds of audio read since the
+listener started, which is the session clock.
+
+The same command heard by two paths, or twice in a row by one, within DEDUP_S of audio is one
+event; except that the voice menu's grammar, which judges whole utterances, is never merged with
+the spotters: its verdict on an utterance in which the spotter heard "pain" is what the menu needs.
+
+Before the paths, the reader cancels the guide's own voice from each block (given what the guide
+played) and shows the block to a SpeechGate, which then vets every detection: a keyword heard in
+the room's noise or in the guide's voice is dropped. (pocketsphinx holds the GIL while it decodes,
+so its paths take turns; the threads keep a slow vosk from holding up the spotter.)
+
+English with Whisper (engine "auto" when its model is installed, or "whisper") listens in two
+stages, silence fast and decide right. The reader runs a voice activity detector (Silero VAD)
+instead of the gate: paths are fed only while someone speaks. The trigger takes a quick look with
+Whisper each time the voice dips in an utterance's opening: a likely stop or pain becomes a Silence
+event (the guide goes quiet at once), never a command. Whisper hears each whole utterance once it
+ends (or 0.8 s after a trigger at the latest) and says what it meant: a Heard, or Dismissed
+for speech not meant for the guide, after which a silenced guide picks up its sentence again.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from typing import Callable
+
+from ..audio import BLOCK_MS, INPUT_RATE
+from ..content.types import Command
+from .echo import EchoCanceller, EchoPath, PlayedAudio
+from .events import Deaf, Dismissed, Heard, Silence
+from .inputs import AudioInput
+from .recognizers import SAFETY_COMMANDS, RecognitionPath, Role
+from .speechgate import SpeechGate
+from .vad import SPEECH_PROB, VoiceActivity
+
+DEDUP_S = 1.0
+"""Seconds of audio within which the same command, heard again, is the same request."""
+READ_TIMEOUT_S = 0.1
+"""How long the reader waits for a block before it checks whether it should stop."""
+STOP_TAIL_S = 0.5
+"""The spotter decides "stop" before the word ends, then often hears "pain" in what is left of it
+(in 16 of 24 espeak-ng stops), and the command paths "help". A pain from the same path, or any
+other command, this soon after a stop is that tail. Pain words were heard as stop-then-pain this
+close in 2 of 168 espeak-ng utterances; those 2 now count as stop."""
+VOICE_LOOKBACK_BLOCKS = 20
+"""A path that waits for voice is given the 0.4 s before the first block that could hold a
+command, so that it hears the word from its start..."""
+VOICE_HANGOVER_BLOCKS = 25
+"""...and is fed until 0.5 s after the last such block: past the word's end, where the spotter
+decides, and across the short dips inside a phrase."""
+VAD_HANGOVER_BLOCKS = 15
+"""With the voice detector, an utterance ends 0.3 s after its last voiced block: the detector
+itself lets go within about 0.1 s of a word's end, and the decision waits for this."""
+DECIDER_BEHIND_S = 1.5
+"""The decider falls behind by a decision's length each time it decides (about 0.4 s here), and
+the trigger goes on silencing meanwhile: it is deaf only this far behind."""
+DEAF_AFTER_S = 0.5
+"""No microphone audio, or a recognizer this far behind, for this long means the guide is deaf."""
+FIRST_AUDIO_GRACE_S = 3.0
+"""A microphone may take this long to send its first audio (some take a second or two to start)."""
+MUTED_AFTER_S = 1.0
+"""Exact digital zero for this long is a muted microphone: a real one always hears some noise."""
+
+
+class Dedup:
+    """Passes a command once per DEDUP_S of audio, whichever path heard it first."""
+
+    def __init__(self, window_s: float = DEDUP_S):
+        self._window = window_s
+        self._times: dict = {}  # command -> every admitted detection time
+        self._lock = threading.Lock()
+
+    def admit(self, heard: Heard, kind: str = "") -> bool:
+        """`kind`: detections of different kinds are never the same request."""
+        # Paths run at their own pace, so an earlier detection can arrive after a later one: keep
+        # every admitted time, not just the last.
+        with self._lock:
+            times = self._times.setdefault((kind, heard.command), [])
+            if any(abs(heard.t - t) < self._window for t in times):
+                return False
+            times.append(heard.t)
+            return True
+
+
+class Listener:
+    """Reads audio and recognizes commands in background threads until the input ends or stop().
+
+    `clock` is the session clock (seconds); the listener notes on it when audio last arrived, so
+    `deafness` can tell when the microphone has gone quiet. A simulated session passes its
+    virtual clock. With `echo` and `played`, each block is cancelled against what the guide played
+    at the same microphone sample. `vet=False` takes every detection as heard, for scripted
+    recognizers whose words have no sound.
+    """
+
+    def __init__(self, source: AudioInput, paths: list[RecognitionPath], events: queue.Queue, clock: Callable[[], float] = time.monotonic,
+                 echo: EchoCanceller | None = None, played: PlayedAudio | None = None, vet: bool = True):
+        drifted = [p for p in paths if not isinstance(p, RecognitionPath)]
+        if drifted:  # a fake (or a new recognizer) that lacks what the listener relies on
+            raise TypeError(f"not a RecognitionPath: {drifted[0]!r}")
+        if (echo is None) != (played is None):
+            raise ValueError("echo cancellation needs both the canceller and what was played")
+        self._source = source
+        self._echo = EchoPath(played, echo) if echo is not None else None
+        self.gate = SpeechGate()
+        self._decider = next((p for p in paths if p.role is Role.DECIDER), None)
+        """The path whose verdicts decide utterances; with it, the voice detector replaces the gate."""
+        self._voice = VoiceActivity() if self._decider is not None else None
+        self._as_recorded = True  # the canceller's output is not used while there is no echo
+        self._vet = vet
+        self._events = events
+        self._clock = clock
+        self._dedup = Dedup()
+        # engine -> audio times of its stops. Paths run at their own pace (one may be seconds ahead
+        # of another when a recording is read as fast as it can be), so keep every time, not the
+        # last: a later stop must not make an earlier command its tail.
+        self._stops: dict = {}
+        self._stop = threading.Event()
+        self._paths = paths
+        self._queues = [queue.Queue() for _ in paths]
+        self._roles = [p.role for p in paths]
+        self._waits = [p.waits_for_voice for p in paths]
+        self._threads = [threading.Thread(target=self._read, name="listener-read", daemon=True)] + [
+            threading.Thread(target=self._recognize, args=(i, p, q), name=f"listener-{p.engine}", daemon=True)
+            for i, (p, q) in enumerate(zip(paths, self._queues))
+        ]
+        self._done_t = [0.0] * len(paths)  # audio seconds each path has fully processed
+        self._progress = threading.Condition()
+        self._ended = False
+        self.last_audio_at = clock()
+        self.audio_arrived = False  # any block yet
+        self.heard_sound = False
+        """Whether the microphone has sent anything but digital zero: only then can the guide
+        say it cannot hear you "any more"."""
+        self._zero_since: float | None = None  # when the run of all-zero blocks began
+        self.error: BaseException | None = None
+        self._listening = frozenset(self._roles)
+
+    def listen_with(self, roles) -> None:
+        """Feed only the paths of these roles from the next block on; the others rest (and cost
+        nothing) until they are named again, and start afresh then. The voice menu listens with
+        the safety spotter and its grammar, a routine with the spotters."""
+        self._listening = frozenset(roles)
+
+    def start(self) -> "Listener":
+        self.last_audio_at = self._clock()
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait for every thread; True when all have finished."""
+        for t in self._threads:
+            t.join(timeout_s)
+        return not any(t.is_alive() for t in self._threads)
+
+    def wait_until(self, t: float, timeout_s: float) -> bool:
+        """Wait until every path has processed the audio up to `t` seconds; False on timeout or
+        when the input has ended. A simulated session calls this before each block it plays, so
+        that what the person said is heard before the guide goes on, exactly as in real time."""
+        deadline = time.monotonic() + timeout_s
+        with self._progress:
+            while min(self._done_t, default=t) < t - 1e-6:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._ended or self.error is not None:
+                    return False
+                self._progress.wait(left)
+        return True
+
+    def deafness(self, now: float) -> Deaf | None:
+        """Why the guide cannot hear at `now` on the session clock, or None when it can. Deafness
+        is the absence of audio, so no thread of the listener can send it as it happens: the
+        session asks before every block it plays, on its own clock (a simulated session's too)."""
+        if self.error is not None:
+            return Deaf("failed", f"the speech recognizer failed: {self.error}")
+        if self._ended:
+            return Deaf("ended", "the microphone stream ended")
+        quiet_s = now - self.last_audio_at
+        if quiet_s > (DEAF_AFTER_S if self.audio_arrived else FIRST_AUDIO_GRACE_S):
+            return Deaf("quiet", f"no audio from the microphone for {quiet_s:.1f} s")
+        zero_since = self._zero_since
+        if zero_since is not None and now - zero_since > MUTED_AFTER_S:
+            return Deaf("muted", f"only digital silence from the microphone for {now - zero_since:.1f} s")
+        for path, q in zip(self._paths, self._queues):
+            behind_s = q.qsize() * BLOCK_MS / 1000
+            if behind_s > (DECIDER_BEHIND_S if path.role is Role.DECIDER else DEAF_AFTER_S):
+                return Deaf("behind", f"the {path.engine} recognizer is {behind_s:.1f} s behind the microphone")
+        return None
+
+    def _read(self) -> None:
+        """Cancels the echo, shows each block to the gate, and hands it to the paths that listen.
+
+        A path that waits for voice (a spotter that hears neither stop nor pain) is fed only while
+        the gate finds sound that could be a command, from VOICE_LOOKBACK_BLOCKS before it to
+        VOICE_HANGOVER_BLOCKS after: a detection anywhere else would be dropped by the gate anyway.
+        In holds and under the guide's own voice it rests, and costs nothing."""
+        samples = moves = 0
+        told = [False] * len(self._queues)  # each path: told that it rests, and has nothing queued before that
+        recent: collections.deque = collections.deque(maxlen=VOICE_LOOKBACK_BLOCKS)
+        voiced = 0  # blocks for which the paths that wait for voice are still fed
+        try:
+            while not self._stop.is_set():
+                block = self._source.read(READ_TIMEOUT_S)
+                if block is None:
+                    break
+                if not len(block):
+                    continue
+                self.last_audio_at = self._clock()
+                self.audio_arrived = True
+                if block.any():
+                    self.heard_sound, self._zero_since = True, None
+                elif self._zero_since is None:
+                    self._zero_since = self.last_audio_at
+                played = None
+                if self._echo is not None and len(block) == self._echo.canceller.frame:
+                    # When the echo moves, what the canceller leaves of it changes: learn it anew.
+                    # Not when an echo is first found: the gate has learnt the echo as recorded
+                    # by then, which is louder than what the canceller will leave, and it comes
+                    # down to that as it goes on learning; relearning from the first 0.5 s of a
+                    # canceller that has converged set the bar low, and the guide heard "pain",
+                    # "louder" and "skip" in its own voice (`voiceguide bench`'s routine, 0 dB echo).
+                    if self._echo.moves != moves:
+                        moves = self._echo.moves
+                        self.gate.relearn()
+                    block, played = self._cancelled(block, samples)
+                if self._voice is not None:
+                    # A voice, and (where the guide's voice is being cancelled) louder than what
+                    # the canceller leaves of it: the detector takes that leftover for speech.
+                    could_be_command = self._voice.observe(block) >= SPEECH_PROB
+                    if played is not None:
+                        self.gate.observe(block, played)
+                        could_be_command = could_be_command and self.gate.over_guide
+                    hangover = VAD_HANGOVER_BLOCKS
+                else:
+                    could_be_command = self.gate.observe(block, played)
+                    hangover = VOICE_HANGOVER_BLOCKS
+                samples += len(block)
+                t = samples / INPUT_RATE
+                backlog = list(recent) if could_be_command and not voiced else []
+                voiced = hangover if could_be_command else max(0, voiced - 1)
+                recent.append((block, t))
+                listening = self._listening
+                for i, (role, q) in enumerate(zip(self._roles, self._queues)):
+                    if role in listening and (voiced or not self._waits[i]):
+                        for item in backlog if self._waits[i] else ():
+                            q.put(item)
+                        q.put((block, t))
+                        told[i] = False
+                    elif told[i] and q.empty():
+                        # It has done every block it was given: the audio has gone by it, and its
+                        # thread sleeps (waking it 50 times a second cost 0.3% of a core a path).
+                        self._processed(i, t)
+                    else:
+                        q.put((None, t))  # rest (from the next block it is given, it starts afresh)
+                        told[i] = True
+        except BaseException as exc:  # handed to whoever owns the listener; the thread must end
+            self.error = exc
+        finally:
+            for q in self._queues:
+                q.put(None)
+
+    def _cancelled(self, block, start):
+        """The block without the guide's voice. While nothing has played recently enough to echo,
+        or no echo of it has been found at all (headphones), the block goes on as it was recorded:
+        the canceller's suppressor changes what the spotter hears even with no echo under it
+        (espeak's "yes" is also heard as "pain" in 12 of 16 block alignments through it, 0 of 16 as
+        recorded; on devices with no echo path, "stop" was followed by "pain" 0.7 s later in 1 of
+        6 sessions, 0 of 10 as recorded). The switch back to the recording waits for a quiet
+        block, so that it never falls inside a word."""
+        cancelled, played = self._echo.cancel(block, start, only_if_echo=self._as_recorded)
+        if self._echo.canceller.echoing and self._echo.found:
+            self._as_recorded = False
+        elif not self._as_recorded and self.gate.quiet(block):
+            self._as_recorded = True
+        return (block if self._as_recorded else cancelled), played
+
+    def _emit(self, path, heard: list[Heard]) -> None:
+        if self._voice is not None:
+            self._emit_staged(path, heard)
+            return
+        whole = path.role is Role.MENU
+        for h in heard:
+            safety = h.command in SAFETY_COMMANDS
+            if self._vet and not self.gate.admits(h.t, safety, path.at_word_end):
+                continue  # no word behind it: noise, or the guide's own voice
+            if not whole and self._is_tail(h, path.engine):
+                continue
+            if self._dedup.admit(h, "utterance" if whole else ""):
+                self._events.put(h)
+
+    def _emit_staged(self, path, heard: list[Heard]) -> None:
+        """Two stages: the trigger's words silence, the decider's verdicts decide (the voice
+        detector has already kept noise and echo away from both)."""
+        for h in heard:
+            if path is self._decider:
+                self._events.put(h if h.command is not None else Dismissed(h.text, h.engine, h.t))
+            elif h.command in SAFETY_COMMANDS:
+                self._decider.decide_by(h.t)
+                self._events.put(Silence(h.text, h.engine, h.t))
+
+    def _is_tail(self, h: Heard, engine: str) -> bool:
+        """Whether `h` is what a path heard in the rest of a stop (see STOP_TAIL_S); notes stops."""
+        if h.command is Command.STOP:
+            with self._progress:
+                self._stops.setdefault(engine, []).append(h.t)
+            return False
+        if h.command is Command.PAIN:
+            return self._after_stop(h.t, engine)
+        return self._after_stop(h.t)  # the command paths hear "help" and others in it too
+
+    def _after_stop(self, t: float, engine: str | None = None) -> bool:
+        """Whether a stop (heard by `engine`, or by any path) came less than STOP_TAIL_S before t."""
+        with self._progress:
+            times = self._stops.get(engine, []) if engine else [x for v in self._stops.values() for x in v]
+            return any(0 <= t - s < STOP_TAIL_S for s in times)
+
+    def _processed(self, index: int, t: float | None) -> None:
+        with self._progress:
+            if t is None:
+                self._ended = True
+            else:
+                self._done_t[index] = max(self._done_t[index], t)  # the reader moves a resting path on
+            self._progress.notify_all()
+
+    def _recognize(self, index: int, path, blocks: queue.Queue) -> None:
+        last_t = 0.0
+        resting = False
+        try:
+            while True:
+                item = blocks.get()
+                if self._stop.is_set():
+                    return
+                if item is None:
+                    self._emit(path, path.finish(last_t))
+                    self._processed(index, None)
+                    return
+                block, last_t = item
+                if block is None:
+                    if not resting and path is self._decider:
+                        self._emit(path, path.finish(last_t))  # the utterance has ended
+                        path.reset()
+                    resting = True
+                else:
+                    if resting:
+                        path.reset()
+                    resting = False
+                    self._emit(path, path.accept(block, last_t))
+                self._processed(index, last_t)
+        except BaseException as exc:
+            self.error = exc
+            self._processed(index, None)
+
+
+def listen_to(source: AudioInput, paths: list, echo: EchoCanceller | None = None,
+              played: PlayedAudio | None = None) -> list:
+    """Every command heard in a recording, in order of detection time (for `listen`, tests and
+    benchmarks); with `echo` and `played`, the guide's voice is cancelled from it first."""
+    events: queue.Queue = queue.Queue()
+    listener = Listener(source, paths, events, echo=echo, played=played).start()
+    listener.join()
+    if listener.error is not None:
+        raise listener.error
+    found = []
+    while not events.empty():
+        found.append(events.get())
+    return sorted(found, key=lambda e: e.t)

