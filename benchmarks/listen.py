@@ -15,9 +15,9 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
     """One engine's figures, measured in a child process so its peak RSS is its own."""
     import resource
 
+    from voiceguide.hearing.engines import recognizers_for
     from voiceguide.hearing.inputs import PcmInput
     from voiceguide.hearing.listener import Dedup, listen_to
-    from voiceguide.hearing.paths import build_paths
     from voiceguide.hearing.recognizers import load_vosk_model
 
     from . import scoring, speechset
@@ -31,7 +31,7 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
         loaded = load_vosk_model(Path(model))
         make = lambda: [VoskRecognizer(loaded, vocab)]  # noqa: E731
     else:
-        make = lambda: build_paths(vocab, "pocketsphinx")[0]  # noqa: E731
+        make = lambda: recognizers_for(vocab, "pocketsphinx")[0]  # noqa: E731
     sample = speechset.build(_first_phrases(vocab), speechset.VOICES[:1], (170,), (50,))
     listen_to(PcmInput(Pcm(sample.samples, INPUT_RATE)), make())
     load_s = time.perf_counter() - started
@@ -83,9 +83,9 @@ def _menu_figures(library, vocab) -> dict:
     """What the voice menu makes of each of its phrases said alone (menu.decide, from the safety
     spotter's alarms and the grammar's verdict), said while the guide speaks and said in silence:
     right, another meaning, or nothing; and what background speech becomes."""
+    from voiceguide.hearing.engines import MENU_MEANINGS
     from voiceguide.hearing.inputs import PcmInput
     from voiceguide.hearing.listener import listen_to
-    from voiceguide.hearing.paths import MENU_MEANINGS
     from voiceguide.hearing.recognizers import (
         SAFETY_COMMANDS, PocketsphinxGrammar, PocketsphinxSpotter, Role, key_phrases,
     )

@@ -168,9 +168,9 @@ def _recall() -> dict:
     through the whole English listener: clean, at 10 dB SNR, and said over the guide's voice by
     espeak-ng's voices (double talk, echo cancelled). There is no real recording of a pain phrase."""
     from voiceguide.hearing.echo import EchoCanceller
+    from voiceguide.hearing.engines import recognizers_for
     from voiceguide.hearing.inputs import PcmInput
     from voiceguide.hearing.listener import listen_to
-    from voiceguide.hearing.paths import build_paths
 
     from . import scoring, speechset
 
@@ -186,7 +186,7 @@ def _recall() -> dict:
     figures: dict = {}
     for name, (spoken, reference) in sets.items():
         echo = EchoCanceller() if reference is not None else None
-        events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), build_paths(vocab)[0], echo, reference)
+        events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), recognizers_for(vocab)[0], echo, reference)
         for text, row in scoring.staged(events, spoken).items():
             figures.setdefault(text, {})[name] = row
     return figures

@@ -87,8 +87,8 @@ def score_clips(events: list, spans: list[tuple[float, float]]) -> list[ClipScor
 
 def listen(vocab, samples: np.ndarray) -> list:
     """Every event of the English two-stage listener on a recording."""
+    from voiceguide.hearing.engines import whisper_recognizers
     from voiceguide.hearing.inputs import PcmInput
     from voiceguide.hearing.listener import listen_to
-    from voiceguide.hearing.paths import whisper_paths
 
-    return listen_to(PcmInput(Pcm(samples, INPUT_RATE)), whisper_paths(vocab))
+    return listen_to(PcmInput(Pcm(samples, INPUT_RATE)), whisper_recognizers(vocab))

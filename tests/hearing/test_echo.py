@@ -11,9 +11,9 @@ import pytest
 from benchmarks import scoring, speechset
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm
 from voiceguide.hearing.echo import REST_AFTER_S, EchoCanceller, EchoPath, PlayedAudio, has_sound
+from voiceguide.hearing.engines import recognizers_for
 from voiceguide.hearing.inputs import PcmInput
 from voiceguide.hearing.listener import listen_to
-from voiceguide.hearing.paths import build_paths
 from voiceguide.hearing.recognizers import Role
 
 GUIDE = [
@@ -178,7 +178,7 @@ def test_steady_noise_at_any_level_is_never_heard_as_a_command(vocab):
     rng = np.random.default_rng(0)
     for level in (3, 30, 300, 3000):  # RMS: about -80, -60, -40 and -20 dBFS
         noise = np.clip(rng.normal(0, level, 10 * INPUT_RATE), -32768, 32767).astype(np.int16)
-        assert listen_to(PcmInput(Pcm(noise, INPUT_RATE)), build_paths(vocab, "pocketsphinx")[0]) == [], level
+        assert listen_to(PcmInput(Pcm(noise, INPUT_RATE)), recognizers_for(vocab, "pocketsphinx")[0]) == [], level
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +201,7 @@ def test_stop_and_pain_over_the_guides_voice_are_heard_and_its_voice_is_not(voca
     mic, played = double_talk
     scores, own_voice = {}, {}
     for cancel in (True, False):
-        paths = build_paths(vocab, "pocketsphinx")[0]
+        paths = recognizers_for(vocab, "pocketsphinx")[0]
         if not cancel:  # the control: the safety spotter alone is set off by the guide's voice soonest
             paths = [p for p in paths if p.role is Role.SAFETY]
         events = listen_to(PcmInput(Pcm(mic.samples, INPUT_RATE)), paths,

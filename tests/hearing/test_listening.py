@@ -23,10 +23,10 @@ from benchmarks import scoring, speechset
 from voiceguide.audio import INPUT_RATE, Pcm, write_wav
 from voiceguide.content.loading import load_library
 from voiceguide.content.types import Command
+from voiceguide.hearing.engines import recognizers_for
 from voiceguide.hearing.events import Heard
 from voiceguide.hearing.inputs import PcmInput
 from voiceguide.hearing.listener import Dedup, Listener, listen_to
-from voiceguide.hearing.paths import build_paths
 from voiceguide.hearing.recognizers import Role, VoskRecognizer, load_vosk_model
 
 SAFETY = ("stop", "pain")
@@ -63,7 +63,7 @@ def _heard_in(name: str, speech, english) -> scoring.Scores:
     by the safety spotter alone: only it hears stop and pain, and the other paths cannot take a
     detection from it (dedup and the stop tail are per command), so the figures are the whole
     listener's, in a third of the time."""
-    paths, _ = build_paths(english, "pocketsphinx")
+    paths, _ = recognizers_for(english, "pocketsphinx")
     if name.startswith("safety") or name == "narration":
         paths = [p for p in paths if p.role is Role.SAFETY]
     return scoring.score(listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), paths), speech)
@@ -126,7 +126,7 @@ def test_stop_and_pain_are_decided_by_the_end_of_the_word(heard):
 
 
 def test_every_event_says_what_when_and_which_engine(sets, english):
-    paths, _ = build_paths(english, "pocketsphinx")
+    paths, _ = recognizers_for(english, "pocketsphinx")
     speech = sets["safety"]
     events = listen_to(PcmInput(Pcm(speech.samples[: 30 * INPUT_RATE], INPUT_RATE)), paths)
     assert events and all(e.engine in ("pocketsphinx-spotter", "pocketsphinx", "pocketsphinx-answers") for e in events)
@@ -169,7 +169,7 @@ def test_the_listener_refuses_a_recognition_path_that_drifted_from_the_protocol(
         def reset(self):
             pass
 
-    with pytest.raises(TypeError, match="not a RecognitionPath: <.*Drifted"):
+    with pytest.raises(TypeError, match="not a Recognizer: <.*Drifted"):
         Listener(PcmInput(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)), [Drifted()], queue.Queue())
 
 
@@ -180,7 +180,7 @@ def test_the_commands_spotter_hears_only_around_sound_and_still_hears_the_comman
     room = lambda s: (rng.standard_normal(s * INPUT_RATE) * 20).astype(np.int16)  # noqa: E731  (-64 dBFS)
     word = speechset.espeak("repeat", "en-us", 160)
     samples = np.concatenate([room(8), word, room(8)])
-    paths, _ = build_paths(english, "pocketsphinx")
+    paths, _ = recognizers_for(english, "pocketsphinx")
     counted = [Counted(p) for p in paths]
     events = listen_to(PcmInput(Pcm(samples, INPUT_RATE)), counted)
     assert [e.command for e in events if e.engine == "pocketsphinx"] == [Command.REPEAT], events
@@ -234,7 +234,7 @@ def test_the_microphone_hears_stop_through_pulseaudio(pulse, english):
     speech = speechset.espeak("stop", "en-us", 150)
     out = SoundDeviceOutput(None, INPUT_RATE)
     events: queue.Queue = queue.Queue()
-    paths, _ = build_paths(english, "pocketsphinx")
+    paths, _ = recognizers_for(english, "pocketsphinx")
     mic = SoundDeviceInput(None)
     listener = Listener(mic, paths, events).start()
     try:

@@ -8,6 +8,8 @@ real time.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -72,8 +74,8 @@ class Says:
         return starts[self.nth - 1] + self.delay_s if len(starts) >= self.nth else None
 
 
-class ScriptedPath:
-    """A RecognitionPath that hears what the script says, when it says it (the listener refuses a
+class ScriptedRecognizer:
+    """A Recognizer that hears what the script says, when it says it (the listener refuses a
     fake that drifts from the protocol)."""
 
     at_word_end = False
@@ -162,10 +164,10 @@ def guide(tmp_path, shipped):
         mic = GoesQuiet(clock, quiet_s, back_s) if quiet_s is not None else ClockedInput(silence, clock)
         mic = MutedFrom(clock, muted_s) if muted_s is not None else mic
         log = SessionLog(clock)
-        path = ScriptedPath(list(script), log, fail_at_s)
+        path = ScriptedRecognizer(list(script), log, fail_at_s)
         session = Session(
             SessionParts(output, mic, clock, simulated=True), shipped.vocabularies["en"], options or SessionOptions(timing=timing),
-            log, history, cache, paths=[path, *extra_paths],
+            log, history, cache, recognizers=[path, *extra_paths],
         )
         path.events = session.events
         if interrupt_at_s is not None:
@@ -519,16 +521,15 @@ def test_the_rate_and_volume_the_person_chose_are_kept_for_the_next_session(guid
     from voiceguide.session import settings
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    options = SessionOptions.from_settings(settings.resolve({}, tmp_path / "none.toml"))
-    options.timing = FAST
+    options = replace(SessionOptions.from_settings(settings.resolve({}, tmp_path / "none.toml")), timing=FAST)
     script = [Says(Command.FASTER, at_s=2.0), Says(Command.FASTER, at_s=5.0), Says(Command.SOFTER, at_s=8.0),
               Says(Command.STOP, at_s=11.0)]
     (result,), records, _ = guide(script, options=options)
     assert result.outcome == "stopped"
     assert settings.load_kept() == {"rate": 200, "volume": 0.64}
     found = settings.resolve({}, tmp_path / "none.toml")
-    assert (found["rate"], found.sources["rate"]) == (200, "kept") and found.sources["volume"] == "kept"
-    assert settings.resolve({"rate": 120}, tmp_path / "none.toml")["rate"] == 120
+    assert (found.rate, found.sources["rate"]) == (200, "kept") and found.sources["volume"] == "kept"
+    assert settings.resolve({"rate": 120}, tmp_path / "none.toml").rate == 120
 
 
 # --- two stages: a silence, then the verdict -----------------------------------------------------

@@ -28,13 +28,13 @@ from voiceguide.speaking.tts import SpeechCache
 
 from ..conftest import ROOT, run_cli
 from ..routine_yaml import write
-from .test_controller import FAST, ROUTINE, Says, ScriptedPath, ToneSynth, first, spoken
+from .test_controller import FAST, ROUTINE, Says, ScriptedRecognizer, ToneSynth, first, spoken
 
 
-def paths(script, alarms, log) -> list:
+def scripted(script, alarms, log) -> list:
     if alarms is None:
-        return [ScriptedPath(list(script), log)]
-    return [ScriptedPath(list(alarms), log, role=Role.SAFETY), ScriptedPath(list(script), log, role=Role.MENU)]
+        return [ScriptedRecognizer(list(script), log)]
+    return [ScriptedRecognizer(list(alarms), log, role=Role.SAFETY), ScriptedRecognizer(list(script), log, role=Role.MENU)]
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def menu(tmp_path):
         log = SessionLog(clock)
         session = Session(SessionParts(SimulatedOutput(clock), mic, clock, simulated=True), vocab,
                           SessionOptions(timing=FAST), log, History(tmp_path / "history.sqlite3"), cache,
-                          paths=paths(script, alarms, log))
+                          recognizers=scripted(script, alarms, log))
         routines = {**shipped.routines, **local.routines}
         guide = Menu(session, [routine], lambda r: run_routine(session, r, routines), lambda: clock.now() > until_s,
                      session.sync)

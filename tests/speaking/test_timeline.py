@@ -5,7 +5,10 @@ import json
 import pytest
 
 from voiceguide.content.loading import load_library
-from voiceguide.speaking.timeline import COUNT_SLOT_MS, STEP_GAP_MS, TONE_MS, CueKind, compile_routine, schedule
+from voiceguide.speaking.timeline import (
+    COUNT_SLOT_MS, STEP_GAP_MS, TONE_MS, Cue, CueKind, compile_routine, next_step, previous_step, schedule, speech,
+    step_start,
+)
 
 from ..routine_yaml import VALID, write
 
@@ -183,3 +186,13 @@ def test_cli_show_plain_ends_with_total(cli, tmp_path):
     result = cli("show", "warm-up", env={"XDG_CACHE_HOME": str(tmp_path)})  # nothing rendered yet
     assert result.returncode == 0
     assert result.stdout.splitlines()[-1].startswith("total: about ")
+
+
+def test_next_back_and_repeat_move_by_whole_steps_and_never_off_either_end():
+    """The timeline's navigation, as pure functions over its cues (the controller's next, back
+    and repeat): a title, two steps of two cues each, a closing."""
+    cues = [speech("Title"), speech("One", 0), Cue(CueKind.HOLD, ms=1000, step=0), speech("Two", 1),
+            Cue(CueKind.HOLD, ms=1000, step=1), speech("Done")]
+    assert [step_start(cues, i) for i in range(len(cues) + 1)] == [0, 1, 1, 3, 3, 5, 6]
+    assert [next_step(cues, i) for i in range(len(cues))] == [1, 3, 3, 5, 5, 5]
+    assert [previous_step(cues, i) for i in range(len(cues))] == [0, 0, 0, 1, 1, 3]

@@ -111,7 +111,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         raise UsageError(f"say: the text is {len(text)} characters; give a sentence under {MAX_TEXT_CHARS}")
     found = effective_settings(args)
     rendered = SpeechCache().get_many([text], found.speech())
-    output = SoundDeviceOutput(found["device"])
+    output = SoundDeviceOutput(found.device)
     return play(output, segments_for([speech(text)], rendered))
 
 
@@ -146,13 +146,13 @@ def cmd_bench(rest: list[str]) -> int:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
+    from ..hearing.engines import recognizers_for
     from ..hearing.events import Dismissed, Silence
     from ..hearing.inputs import PcmInput
     from ..hearing.listener import listen_to
-    from ..hearing.paths import build_paths
 
     pcm = read_wav(Path(args.wav))
-    paths, notices = build_paths(vocabulary_for(args.lang), args.engine, Path(args.model) if args.model else None)
+    paths, notices = recognizers_for(vocabulary_for(args.lang), args.engine, Path(args.model) if args.model else None)
     for notice in notices:
         print(notice, file=sys.stderr)
     for event in listen_to(PcmInput(pcm), paths):
@@ -231,11 +231,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     found = effective_settings(args)
     if args.json:
         print_json({"file": str(settings.settings_path()), "settings": {
-            name: {"value": found.values[name], "from": found.sources[name]} for name in found.values}})
+            name: {"value": value, "from": found.sources[name]} for name, value in found.values().items()}})
         return EXIT_OK
     print(f"settings file: {settings.settings_path()}")
     for field in settings.FIELDS:
         source = found.sources[field.name]
         where = {"flag": "a flag", "kept": "chosen by voice, kept", "default": "default"}.get(source, "the settings file")
-        print(f"{field.name} = {json.dumps(found.values[field.name])}   ({where})")
+        print(f"{field.name} = {json.dumps(getattr(found, field.name))}   ({where})")
     return EXIT_OK

@@ -33,9 +33,9 @@ def effective_settings(args: argparse.Namespace) -> settings.Settings:
     """The effective settings: the flags given, then what the person kept, the file, defaults; its
     spotting thresholds checked against the English vocabulary, which they tune."""
     found = settings.resolve({k: getattr(args, k) for k in SETTING_FLAGS if getattr(args, k, None) is not None})
-    english = load_library().vocabularies.get("en") if found["spotting"] else None
+    english = load_library().vocabularies.get("en") if found.spotting else None
     if english is not None:
-        english.tuned(found["spotting"], found.sources["spotting"])
+        english.tuned(found.spotting, found.sources["spotting"])
     return found
 
 

@@ -58,7 +58,7 @@ def _open_session(args: argparse.Namespace, language: str, vocab=None, captions=
             read_wav(Path(args.user_audio)), Path(args.out) if args.out else None, args.echo_db, args.echo_delay_ms or 0.0
         )
     else:
-        parts = real_parts(found["device"], found["input_device"], found["device_delay_ms"])
+        parts = real_parts(found.device, found.input_device, found.device_delay_ms)
     events = Path(args.events) if getattr(args, "events", None) else None
     transcript = Path(args.transcript) if getattr(args, "transcript", None) else None
     log = SessionLog(parts.clock, captions, transcript, events)
@@ -141,7 +141,7 @@ def _say_on_device(text: str, args: argparse.Namespace) -> None:
         found = settings.defaults()  # the settings themselves may be what is wrong
     with contextlib.suppress(VoiceguideError):
         rendered = SpeechCache().get_many([text], found.speech())
-        play(SoundDeviceOutput(found["device"]), segments_for([speech(text)], rendered))
+        play(SoundDeviceOutput(found.device), segments_for([speech(text)], rendered))
 
 
 def _parse_answers(text: str, count: int, where: str) -> list[str]:
@@ -178,7 +178,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         if not args.routine and len(args.answers.split(",")) > 1:
             raise UsageError("--answers: without a ROUTINE give one answer for every question, such as --answers no")
         now = time.time()
-        kept = time.strftime("%Y-%m-%d", time.localtime(now + effective_settings(args)["screening_days"] * DAY_S))
+        kept = time.strftime("%Y-%m-%d", time.localtime(now + effective_settings(args).screening_days * DAY_S))
         history, notice = open_history()
         if notice:
             print(notice, file=sys.stderr)

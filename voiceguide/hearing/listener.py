@@ -1,23 +1,23 @@
 """The guide's ears: audio in, Command events out, on a queue.
 
-A reader thread takes blocks from an AudioInput and hands each block to every recognition path
+A reader thread takes blocks from an AudioInput and hands each block to every recognizer
 that listens (those that wait for voice only around sound that could be a command, see _read);
-each path runs in its own thread, so a slow command recognizer can never hold up the safety
+each recognizer runs in its own thread, so a slow command recognizer can never hold up the safety
 spotter. Every event carries the audio time of its detection: seconds of audio read since the
 listener started, which is the session clock.
 
-The same command heard by two paths, or twice in a row by one, within DEDUP_S of audio is one
+The same command heard by two recognizers, or twice in a row by one, within DEDUP_S of audio is one
 event; except that the voice menu's grammar, which judges whole utterances, is never merged with
 the spotters: its verdict on an utterance in which the spotter heard "pain" is what the menu needs.
 
-Before the paths, the reader cancels the guide's own voice from each block (given what the guide
+Before the recognizers, the reader cancels the guide's own voice from each block (given what the guide
 played) and shows the block to a SpeechGate, which then vets every detection: a keyword heard in
 the room's noise or in the guide's voice is dropped. (pocketsphinx holds the GIL while it decodes,
-so its paths take turns; the threads keep a slow vosk from holding up the spotter.)
+so its recognizers take turns; the threads keep a slow vosk from holding up the spotter.)
 
 English with Whisper (engine "auto" when its model is installed, or "whisper") listens in two
 stages, silence fast and decide right. The reader runs a voice activity detector (Silero VAD)
-instead of the gate: paths are fed only while someone speaks. The trigger takes a quick look with
+instead of the gate: recognizers are fed only while someone speaks. The trigger takes a quick look with
 Whisper each time the voice dips in an utterance's opening: a likely stop or pain becomes a Silence
 event (the guide goes quiet at once), never a command. Whisper hears each whole utterance once it
 ends (or 0.8 s after a trigger at the latest) and says what it meant: a Heard, or Dismissed
@@ -37,7 +37,7 @@ from ..content.types import Command
 from .echo import EchoCanceller, EchoPath, PlayedAudio
 from .events import Deaf, Dismissed, Heard, Silence
 from .inputs import AudioInput
-from .recognizers import SAFETY_COMMANDS, RecognitionPath, Role
+from .recognizers import SAFETY_COMMANDS, Recognizer, Role
 from .speechgate import SpeechGate
 from .vad import SPEECH_PROB, VoiceActivity
 
@@ -47,11 +47,11 @@ READ_TIMEOUT_S = 0.1
 """How long the reader waits for a block before it checks whether it should stop."""
 STOP_TAIL_S = 0.5
 """The spotter decides "stop" before the word ends, then often hears "pain" in what is left of it
-(in 16 of 24 espeak-ng stops), and the command paths "help". A pain from the same path, or any
+(in 16 of 24 espeak-ng stops), and the command recognizers "help". A pain from the same recognizer, or any
 other command, this soon after a stop is that tail. Pain words were heard as stop-then-pain this
 close in 2 of 168 espeak-ng utterances; those 2 now count as stop."""
 VOICE_LOOKBACK_BLOCKS = 20
-"""A path that waits for voice is given the 0.4 s before the first block that could hold a
+"""A recognizer that waits for voice is given the 0.4 s before the first block that could hold a
 command, so that it hears the word from its start..."""
 VOICE_HANGOVER_BLOCKS = 25
 """...and is fed until 0.5 s after the last such block: past the word's end, where the spotter
@@ -71,7 +71,7 @@ MUTED_AFTER_S = 1.0
 
 
 class Dedup:
-    """Passes a command once per DEDUP_S of audio, whichever path heard it first."""
+    """Passes a command once per DEDUP_S of audio, whichever recognizer heard it first."""
 
     def __init__(self, window_s: float = DEDUP_S):
         self._window = window_s
@@ -100,18 +100,18 @@ class Listener:
     recognizers whose words have no sound.
     """
 
-    def __init__(self, source: AudioInput, paths: list[RecognitionPath], events: queue.Queue, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, source: AudioInput, recognizers: list[Recognizer], events: queue.Queue, clock: Callable[[], float] = time.monotonic,
                  echo: EchoCanceller | None = None, played: PlayedAudio | None = None, vet: bool = True):
-        drifted = [p for p in paths if not isinstance(p, RecognitionPath)]
+        drifted = [p for p in recognizers if not isinstance(p, Recognizer)]
         if drifted:  # a fake (or a new recognizer) that lacks what the listener relies on
-            raise TypeError(f"not a RecognitionPath: {drifted[0]!r}")
+            raise TypeError(f"not a Recognizer: {drifted[0]!r}")
         if (echo is None) != (played is None):
             raise ValueError("echo cancellation needs both the canceller and what was played")
         self._source = source
         self._echo = EchoPath(played, echo) if echo is not None else None
         self.gate = SpeechGate()
-        self._decider = next((p for p in paths if p.role is Role.DECIDER), None)
-        """The path whose verdicts decide utterances; with it, the voice detector replaces the gate."""
+        self._decider = next((p for p in recognizers if p.role is Role.DECIDER), None)
+        """The recognizer whose verdicts decide utterances; with it, the voice detector replaces the gate."""
         self._voice = VoiceActivity() if self._decider is not None else None
         self._as_recorded = True  # the canceller's output is not used while there is no echo
         self._vet = vet
@@ -123,15 +123,15 @@ class Listener:
         # last: a later stop must not make an earlier command its tail.
         self._stops: dict = {}
         self._stop = threading.Event()
-        self._paths = paths
-        self._queues = [queue.Queue() for _ in paths]
-        self._roles = [p.role for p in paths]
-        self._waits = [p.waits_for_voice for p in paths]
+        self._recognizers = recognizers
+        self._queues = [queue.Queue() for _ in recognizers]
+        self._roles = [p.role for p in recognizers]
+        self._waits = [p.waits_for_voice for p in recognizers]
         self._threads = [threading.Thread(target=self._read, name="listener-read", daemon=True)] + [
             threading.Thread(target=self._recognize, args=(i, p, q), name=f"listener-{p.engine}", daemon=True)
-            for i, (p, q) in enumerate(zip(paths, self._queues))
+            for i, (p, q) in enumerate(zip(recognizers, self._queues))
         ]
-        self._done_t = [0.0] * len(paths)  # audio seconds each path has fully processed
+        self._done_t = [0.0] * len(recognizers)  # audio seconds each recognizer has fully processed
         self._progress = threading.Condition()
         self._ended = False
         self.last_audio_at = clock()
@@ -144,7 +144,7 @@ class Listener:
         self._listening = frozenset(self._roles)
 
     def listen_with(self, roles) -> None:
-        """Feed only the paths of these roles from the next block on; the others rest (and cost
+        """Feed only the recognizers of these roles from the next block on; the others rest (and cost
         nothing) until they are named again, and start afresh then. The voice menu listens with
         the safety spotter and its grammar, a routine with the spotters."""
         self._listening = frozenset(roles)
@@ -165,7 +165,7 @@ class Listener:
         return not any(t.is_alive() for t in self._threads)
 
     def wait_until(self, t: float, timeout_s: float) -> bool:
-        """Wait until every path has processed the audio up to `t` seconds; False on timeout or
+        """Wait until every recognizer has processed the audio up to `t` seconds; False on timeout or
         when the input has ended. A simulated session calls this before each block it plays, so
         that what the person said is heard before the guide goes on, exactly as in real time."""
         deadline = time.monotonic() + timeout_s
@@ -191,23 +191,23 @@ class Listener:
         zero_since = self._zero_since
         if zero_since is not None and now - zero_since > MUTED_AFTER_S:
             return Deaf("muted", f"only digital silence from the microphone for {now - zero_since:.1f} s")
-        for path, q in zip(self._paths, self._queues):
+        for recognizer, q in zip(self._recognizers, self._queues):
             behind_s = q.qsize() * BLOCK_MS / 1000
-            if behind_s > (DECIDER_BEHIND_S if path.role is Role.DECIDER else DEAF_AFTER_S):
-                return Deaf("behind", f"the {path.engine} recognizer is {behind_s:.1f} s behind the microphone")
+            if behind_s > (DECIDER_BEHIND_S if recognizer.role is Role.DECIDER else DEAF_AFTER_S):
+                return Deaf("behind", f"the {recognizer.engine} recognizer is {behind_s:.1f} s behind the microphone")
         return None
 
     def _read(self) -> None:
-        """Cancels the echo, shows each block to the gate, and hands it to the paths that listen.
+        """Cancels the echo, shows each block to the gate, and hands it to the recognizers that listen.
 
-        A path that waits for voice (a spotter that hears neither stop nor pain) is fed only while
+        A recognizer that waits for voice (a spotter that hears neither stop nor pain) is fed only while
         the gate finds sound that could be a command, from VOICE_LOOKBACK_BLOCKS before it to
         VOICE_HANGOVER_BLOCKS after: a detection anywhere else would be dropped by the gate anyway.
         In holds and under the guide's own voice it rests, and costs nothing."""
         samples = moves = 0
-        told = [False] * len(self._queues)  # each path: told that it rests, and has nothing queued before that
+        told = [False] * len(self._queues)  # each recognizer: told that it rests, and has nothing queued before that
         recent: collections.deque = collections.deque(maxlen=VOICE_LOOKBACK_BLOCKS)
-        voiced = 0  # blocks for which the paths that wait for voice are still fed
+        voiced = 0  # blocks for which the recognizers that wait for voice are still fed
         try:
             while not self._stop.is_set():
                 block = self._source.read(READ_TIMEOUT_S)
@@ -258,7 +258,7 @@ class Listener:
                         told[i] = False
                     elif told[i] and q.empty():
                         # It has done every block it was given: the audio has gone by it, and its
-                        # thread sleeps (waking it 50 times a second cost 0.3% of a core a path).
+                        # thread sleeps (waking it 50 times a second cost 0.3% of a core a recognizer).
                         self._processed(i, t)
                     else:
                         q.put((None, t))  # rest (from the next block it is given, it starts afresh)
@@ -284,42 +284,42 @@ class Listener:
             self._as_recorded = True
         return (block if self._as_recorded else cancelled), played
 
-    def _emit(self, path, heard: list[Heard]) -> None:
+    def _emit(self, recognizer, heard: list[Heard]) -> None:
         if self._voice is not None:
-            self._emit_staged(path, heard)
+            self._emit_staged(recognizer, heard)
             return
-        whole = path.role is Role.MENU
+        whole = recognizer.role is Role.MENU
         for h in heard:
             safety = h.command in SAFETY_COMMANDS
-            if self._vet and not self.gate.admits(h.t, safety, path.at_word_end):
+            if self._vet and not self.gate.admits(h.t, safety, recognizer.at_word_end):
                 continue  # no word behind it: noise, or the guide's own voice
-            if not whole and self._is_tail(h, path.engine):
+            if not whole and self._is_tail(h, recognizer.engine):
                 continue
             if self._dedup.admit(h, "utterance" if whole else ""):
                 self._events.put(h)
 
-    def _emit_staged(self, path, heard: list[Heard]) -> None:
+    def _emit_staged(self, recognizer, heard: list[Heard]) -> None:
         """Two stages: the trigger's words silence, the decider's verdicts decide (the voice
         detector has already kept noise and echo away from both)."""
         for h in heard:
-            if path is self._decider:
+            if recognizer is self._decider:
                 self._events.put(h if h.command is not None else Dismissed(h.text, h.engine, h.t))
             elif h.command in SAFETY_COMMANDS:
                 self._decider.decide_by(h.t)
                 self._events.put(Silence(h.text, h.engine, h.t))
 
     def _is_tail(self, h: Heard, engine: str) -> bool:
-        """Whether `h` is what a path heard in the rest of a stop (see STOP_TAIL_S); notes stops."""
+        """Whether `h` is what a recognizer heard in the rest of a stop (see STOP_TAIL_S); notes stops."""
         if h.command is Command.STOP:
             with self._progress:
                 self._stops.setdefault(engine, []).append(h.t)
             return False
         if h.command is Command.PAIN:
             return self._after_stop(h.t, engine)
-        return self._after_stop(h.t)  # the command paths hear "help" and others in it too
+        return self._after_stop(h.t)  # the command recognizers hear "help" and others in it too
 
     def _after_stop(self, t: float, engine: str | None = None) -> bool:
-        """Whether a stop (heard by `engine`, or by any path) came less than STOP_TAIL_S before t."""
+        """Whether a stop (heard by `engine`, or by any recognizer) came less than STOP_TAIL_S before t."""
         with self._progress:
             times = self._stops.get(engine, []) if engine else [x for v in self._stops.values() for x in v]
             return any(0 <= t - s < STOP_TAIL_S for s in times)
@@ -329,10 +329,10 @@ class Listener:
             if t is None:
                 self._ended = True
             else:
-                self._done_t[index] = max(self._done_t[index], t)  # the reader moves a resting path on
+                self._done_t[index] = max(self._done_t[index], t)  # the reader moves a resting recognizer on
             self._progress.notify_all()
 
-    def _recognize(self, index: int, path, blocks: queue.Queue) -> None:
+    def _recognize(self, index: int, recognizer, blocks: queue.Queue) -> None:
         last_t = 0.0
         resting = False
         try:
@@ -341,32 +341,32 @@ class Listener:
                 if self._stop.is_set():
                     return
                 if item is None:
-                    self._emit(path, path.finish(last_t))
+                    self._emit(recognizer, recognizer.finish(last_t))
                     self._processed(index, None)
                     return
                 block, last_t = item
                 if block is None:
-                    if not resting and path is self._decider:
-                        self._emit(path, path.finish(last_t))  # the utterance has ended
-                        path.reset()
+                    if not resting and recognizer is self._decider:
+                        self._emit(recognizer, recognizer.finish(last_t))  # the utterance has ended
+                        recognizer.reset()
                     resting = True
                 else:
                     if resting:
-                        path.reset()
+                        recognizer.reset()
                     resting = False
-                    self._emit(path, path.accept(block, last_t))
+                    self._emit(recognizer, recognizer.accept(block, last_t))
                 self._processed(index, last_t)
         except BaseException as exc:
             self.error = exc
             self._processed(index, None)
 
 
-def listen_to(source: AudioInput, paths: list, echo: EchoCanceller | None = None,
+def listen_to(source: AudioInput, recognizers: list, echo: EchoCanceller | None = None,
               played: PlayedAudio | None = None) -> list:
     """Every command heard in a recording, in order of detection time (for `listen`, tests and
     benchmarks); with `echo` and `played`, the guide's voice is cancelled from it first."""
     events: queue.Queue = queue.Queue()
-    listener = Listener(source, paths, events, echo=echo, played=played).start()
+    listener = Listener(source, recognizers, events, echo=echo, played=played).start()
     listener.join()
     if listener.error is not None:
         raise listener.error

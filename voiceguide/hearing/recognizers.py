@@ -56,7 +56,7 @@ class Role(Enum):
 
 
 @runtime_checkable
-class RecognitionPath(Protocol):
+class Recognizer(Protocol):
     """What the listener needs of a recognizer: fed blocks of 16 kHz audio with their end times,
     it returns what it heard in them."""
 

@@ -1,7 +1,7 @@
 """What a person meant: Whisper tiny.en, in two stages.
 
 WhisperTrigger takes a quick look as each word of an utterance's opening ends, and silences the
-guide when it may be stop or pain (forced choice alone, on 2 s, at lenient bars). WhisperPath
+guide when it may be stop or pain (forced choice alone, on 2 s, at lenient bars). WhisperUtterances
 decides, once the utterance has ended, what was said. Two readings of the same audio, from one
 pass of the encoder:
 
@@ -195,7 +195,7 @@ MAX_UTTERANCE_S = 8.0
 """Longer talk is decided every 8 s, on its last 8 s: a command inside it is still heard."""
 
 
-class WhisperPath:
+class WhisperUtterances:
     """The listener's decision stage: collects the audio of each utterance (the listener feeds it
     only while someone speaks, and tells it when they stop) and decides it with WhisperDecider.
     Every utterance gets a verdict, so a silence the verdict does not confirm is picked up again."""

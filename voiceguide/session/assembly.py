@@ -21,9 +21,9 @@ from ..clock import MonotonicClock, VirtualClock
 from ..content.types import Routine, Vocabulary
 from ..errors import VoiceguideError, printable
 from ..hearing.echo import EchoCanceller, PlayedAudio
+from ..hearing.engines import recognizers_for
 from ..hearing.inputs import ClockedInput, EchoingInput, SoundDeviceInput
 from ..hearing.listener import Listener
-from ..hearing.paths import build_paths
 from ..hearing.recognizers import VOSK_MIN_CONFIDENCE, Role
 from ..speaking.outputs import SimulatedOutput, SoundDeviceOutput
 from ..speaking.player import Player
@@ -32,7 +32,7 @@ from ..speaking.timeline import compile_routine, schedule
 from ..speaking.tts import SpeechCache, SpeechSettings
 from . import prompts, settings
 from .controller import Controller, Plan, Result, Timing
-from .history import ANSWERS_KEPT_DAYS, History
+from .history import History
 
 SYNC_TIMEOUT_S = 5.0
 """Simulated sessions: the longest the guide waits for the listener to catch up with a block."""
@@ -100,7 +100,7 @@ def _caption_text(record: dict) -> str | None:
 
 
 def make_plan(routine: Routine, routines: dict, vocab: Vocabulary, history: History, now: float, screen_only: bool = False,
-              screening_days: float = ANSWERS_KEPT_DAYS, max_per_day: dict | None = None) -> Plan:
+              screening_days: float = settings.DEFAULT_SCREENING_DAYS, max_per_day: dict | None = None) -> Plan:
     """What a session of `routine` does now: its timeline, which questions to ask, and whether the
     frequency guard or an earlier "yes" declines it. `screening_days`: how long answers are
     trusted; `max_per_day`: the carer's frequency guard by routine id, over the routine's own."""
@@ -162,8 +162,11 @@ def simulated_parts(user_audio: Pcm, out: Path | None, echo_db: float | None = N
     return SessionParts(output, mic, clock, simulated=True, played=played)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SessionOptions:
+    """How a session is set up, from the settings; never changed while it runs (what the person
+    chooses by voice is the Session's `speech` and the player's volume)."""
+
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     volume: float = settings.DEFAULT_VOLUME
     engine: str = "auto"
@@ -173,7 +176,7 @@ class SessionOptions:
     vosk_confidence: float = VOSK_MIN_CONFIDENCE
     spotting: dict = field(default_factory=dict)
     """Keyword-spotting thresholds by phrase (powers of ten), over the vocabulary's own."""
-    screening_days: float = ANSWERS_KEPT_DAYS
+    screening_days: float = settings.DEFAULT_SCREENING_DAYS
     max_per_day: dict = field(default_factory=dict)
     keep_choices: bool = False
     """Keep the rate and volume the person chose by voice for the next session."""
@@ -181,10 +184,10 @@ class SessionOptions:
     @classmethod
     def from_settings(cls, found: settings.Settings) -> "SessionOptions":
         return cls(
-            speech=found.speech(), volume=found["volume"],
-            engine=found["engine"], model=Path(found["model"]) if found["model"] else None,
-            echo_cancel=found["echo_cancel"], vosk_confidence=found["vosk_confidence"], spotting=found["spotting"],
-            screening_days=found["screening_days"], max_per_day=found["max_per_day"], keep_choices=True,
+            speech=found.speech(), volume=found.volume,
+            engine=found.engine, model=Path(found.model) if found.model else None,
+            echo_cancel=found.echo_cancel, vosk_confidence=found.vosk_confidence, spotting=found.spotting,
+            screening_days=found.screening_days, max_per_day=found.max_per_day, keep_choices=True,
         )
 
 
@@ -193,9 +196,9 @@ class Session:
     declined routine may be followed by the gentle one it offered)."""
 
     def __init__(self, parts: SessionParts, vocab: Vocabulary, options: SessionOptions, log: SessionLog,
-                 history: History, cache: SpeechCache | None = None, notices=print, paths: list | None = None,
+                 history: History, cache: SpeechCache | None = None, notices=print, recognizers: list | None = None,
                  menu: bool = False):
-        """`paths` replaces the recognizers chosen by options.engine (tests script them; what a
+        """`recognizers` replaces the ones chosen by options.engine (tests script them; what a
         scripted recognizer hears is taken as said, without the speech gate's check on sound).
         `menu`: the session of `serve`, whose voice menu may have a recognizer of its own."""
         self.parts = parts
@@ -204,30 +207,33 @@ class Session:
         self.log = log
         self.history = history
         self.cache = cache or SpeechCache()
-        scripted = paths is not None
+        scripted = recognizers is not None
         if options.spotting:
             self.vocab = vocab = vocab.tuned(options.spotting, str(settings.settings_path()))
-        if paths is None:
-            paths, found = build_paths(vocab, options.engine, options.model, options.vosk_confidence, menu)
+        if recognizers is None:
+            recognizers, found = recognizers_for(vocab, options.engine, options.model, options.vosk_confidence, menu)
             for notice in found:
                 notices(notice)
-        roles = {p.role for p in paths}
+        roles = {p.role for p in recognizers}
         self.routine_roles = roles - {Role.MENU}
         """The recognizers that listen during a routine; the voice menu's own rests then."""
         grammar = {Role.MENU, Role.SAFETY} <= roles
         self.menu_roles = {Role.SAFETY, Role.MENU} if grammar else roles
         """The recognizers that listen in the voice menu."""
-        self.alarm_engine = next(p.engine for p in paths if p.role is Role.SAFETY) if grammar else None
+        self.alarm_engine = next(p.engine for p in recognizers if p.role is Role.SAFETY) if grammar else None
         """The recognizer whose stop and pain, in the voice menu, silence the guide at once but are
         not the last word on what was said: the menu's grammar is (see menu.decide)."""
         self.events: queue.Queue = queue.Queue()
         cancel = options.echo_cancel and parts.played is not None
         self.listener = Listener(
-            parts.mic, paths, self.events, parts.clock.now,
+            parts.mic, recognizers, self.events, parts.clock.now,
             echo=EchoCanceller() if cancel else None, played=parts.played if cancel else None, vet=not scripted,
         )
         self.player = Player(parts.output)
         self.player.volume = options.volume
+        self.speech = options.speech
+        """How the guide speaks now: the options' voice, at the rate the person last chose."""
+        self._chosen = (options.speech.rate_wpm, round(options.volume, 3))  # rate and volume, as last kept
         self.controller: Controller | None = None
         self._interrupt: int | None = None
 
@@ -248,7 +254,7 @@ class Session:
         plan = make_plan(routine, routines, self.vocab, self.history, now, screen_only,
                          self.options.screening_days, self.options.max_per_day)
         texts = prompts.fixed_texts(routine, self.vocab, self._planned_s(plan), self.options.timing.resume_window_s, plan.offer)
-        bank = SpeechBank(self.cache, self.options.speech, plan.timeline, texts)
+        bank = SpeechBank(self.cache, self.speech, plan.timeline, texts)
         without_answers = self.routine_roles - {Role.ANSWERS}
         row = None if screen_only else self.history.start(routine.id, now)
 
@@ -278,10 +284,11 @@ class Session:
         """What the person chose by voice carries on into the next routine, and, with
         options.keep_choices, into the next session."""
         volume = round(volume, 3)
-        if (rate_wpm, volume) == (self.options.speech.rate_wpm, round(self.options.volume, 3)):
+        if (rate_wpm, volume) == self._chosen:
             return
-        self.options.speech = replace(self.options.speech, rate_wpm=rate_wpm)
-        self.options.volume = volume
+        self._chosen = (rate_wpm, volume)
+        self.speech = replace(self.speech, rate_wpm=rate_wpm)
+        self.player.volume = volume
         if self.options.keep_choices:
             settings.keep(rate=rate_wpm, volume=volume)
 

@@ -27,16 +27,20 @@ from __future__ import annotations
 import queue
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..content.types import Answer, Command, Routine, ScreeningQuestion, Vocabulary
 from ..hearing.events import Deaf, Heard, HearingBack
 from ..hearing.recognizers import SAFETY_COMMANDS
 from ..speaking.player import EventKind, Player, PlayerEvent
 from ..speaking.rendering import SpeechBank
-from ..speaking.timeline import CueKind, Timeline
+from ..speaking.timeline import Cue, CueKind, Timeline, next_step, previous_step, step_start
 from . import prompts
 from .conversation import RATE_STEP_WPM, Conversation, Interrupted
+
+_NAVIGATION = {Command.NEXT: next_step, Command.BACK: previous_step, Command.REPEAT: step_start}
+"""next: the first speech of what follows this step; back: the previous step's start; repeat:
+this step's start. Never off either end of the timeline."""
 
 
 class State(str, Enum):
@@ -285,7 +289,7 @@ class Controller(Conversation):
                 return self._end(State.STOPPED, "stopped")
             self._resume_to = State.SCREENING if self.state is State.SCREENING else State.SPEAKING
             self._chime()
-            self._to_step_start()
+            self._jump(step_start)
             if self._say(prompts.stopped(self.timing.resume_window_s), (*SAFETY_COMMANDS, Command.RESUME)) is not None:
                 return self._dispatch(self._pending)
             return State.STOPPED
@@ -299,8 +303,8 @@ class Controller(Conversation):
             self._resume_to = State.SPEAKING
             self._from_cue_start()
             return self._after(self._say(prompts.PAUSED, (*SAFETY_COMMANDS, Command.RESUME)), State.PAUSED)
-        if command in (Command.NEXT, Command.BACK, Command.REPEAT):
-            self._jump(command)
+        if command in _NAVIGATION:
+            self._jump(_NAVIGATION[command])
             return State.SPEAKING
         self._from_cue_start()
         if command in (Command.SLOWER, Command.FASTER):
@@ -339,28 +343,7 @@ class Controller(Conversation):
         if self._cue < len(self.bank.timeline) and self.bank.timeline[self._cue].cue.kind is CueKind.SPEECH:
             self._offset = 0
 
-    def _first_cue_of(self, step: int) -> int:
-        return next(i for i, s in enumerate(self.bank.timeline) if s.cue.step == step)
-
-    def _to_step_start(self) -> None:
-        cues = self.bank.timeline
-        step = cues[self._cue].cue.step if self._cue < len(cues) else None
-        self._cue = self._first_cue_of(step) if step is not None else self._cue
-        self._offset = 0
-
-    def _jump(self, command: Command) -> None:
-        """next: the first speech of what follows this step; back: the previous step's start;
-        repeat: this step's start. Never off either end of the timeline."""
-        cues = self.bank.timeline
-        if command is Command.REPEAT:
-            self._to_step_start()
-            return
-        here = cues[self._cue].cue.step if self._cue < len(cues) else None
-        if command is Command.NEXT:
-            later = range(self._cue + 1, len(cues))
-            self._cue = next((i for i in later if cues[i].cue.step != here and cues[i].cue.kind is CueKind.SPEECH), self._cue)
-        else:
-            start = self._first_cue_of(here) if here is not None else self._cue
-            earlier = [i for i in range(start) if cues[i].cue.step is not None]
-            self._cue = self._first_cue_of(cues[earlier[-1]].cue.step) if earlier else 0
-        self._offset = 0
+    def _jump(self, to: Callable[[Sequence[Cue], int], int]) -> None:
+        """To a place found by one of the timeline's pure functions (step_start, next_step,
+        previous_step), from the start of its cue."""
+        self._cue, self._offset = to([s.cue for s in self.bank.timeline], self._cue), 0

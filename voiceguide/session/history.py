@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VoiceguideError
+from .settings import data_dir
 
 OUTCOMES = ("completed", "stopped", "pain", "declined", "error")
-ANSWERS_KEPT_DAYS = 30
-"""Screening answers are trusted for 30 days, then asked again (the settings' screening_days)."""
 DAY_S = 24 * 3600
 GUARD_WINDOW_S = DAY_S
 
@@ -40,11 +39,6 @@ CREATE TABLE IF NOT EXISTS answers (
     PRIMARY KEY (routine, question)
 );
 """
-
-
-def data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "voiceguide"
 
 
 @dataclass(frozen=True)
@@ -170,8 +164,9 @@ class History:
                     (routine, question, answer, now),
                 )
 
-    def answers_for(self, routine: str, now: float, kept_days: float = ANSWERS_KEPT_DAYS) -> dict:
-        """The answers given for `routine` within the last `kept_days`: question text -> 'yes' / 'no'."""
+    def answers_for(self, routine: str, now: float, kept_days: float) -> dict:
+        """The answers given for `routine` within the last `kept_days` (the setting screening_days):
+        question text -> 'yes' / 'no'."""
         return dict(
             self._db.execute(
                 "SELECT question, answer FROM answers WHERE routine = ? AND answered > ?", (routine, now - kept_days * DAY_S)

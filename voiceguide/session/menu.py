@@ -138,7 +138,7 @@ class Menu(Conversation):
         texts = [ready(self.vocab), offer(self.vocab, routines), listing(self.vocab, routines), menu_help(self.vocab),
                  again(self.vocab), PAIN_ADVICE, STOPPED, OFFER_TIMED_OUT, HEARING_AGAIN, name_first(self.vocab),
                  *(NOT_HEARING.format(reason=r) for r in _prompts.DEAF_REASONS.values())]
-        bank = SpeechBank(session.cache, session.options.speech, Timeline("menu", (), ()), texts)
+        bank = SpeechBank(session.cache, session.speech, Timeline("menu", (), ()), texts)
         parts = session.parts
         super().__init__(session.player, bank, session.events, session.listener, parts.clock, session.log, sync)
         self.state: MenuState | None = None
@@ -271,7 +271,7 @@ class Menu(Conversation):
         results = self._run_routine(routine)
         self.routines_run += 1
         self.player.on_event = self._on_player_event  # the controller had the player
-        self.bank.set_rate(self.session.options.speech.rate_wpm)
+        self.bank.set_rate(self.session.speech.rate_wpm)
         if results and results[-1].signal is not None:
             self._signal = results[-1].signal
             raise Interrupted

@@ -25,11 +25,12 @@ from typing import Any, Callable
 from ..errors import UsageError, VoiceguideError
 from ..hearing.recognizers import ENGINES, VOSK_MIN_CONFIDENCE
 from ..speaking.tts import DEFAULT_RATE_WPM, DEFAULT_VOICE, MAX_RATE_WPM, MIN_RATE_WPM, SpeechSettings
-from .history import ANSWERS_KEPT_DAYS, data_dir
 
 DEFAULT_VOLUME = 0.8
 """Room to go louder: "louder" steps up to full scale."""
 MIN_VOLUME = 0.2
+DEFAULT_SCREENING_DAYS = 30
+"""Screening answers are trusted for 30 days, then asked again."""
 KEPT = ("rate", "volume")
 """The settings a person changes by voice, kept between sessions."""
 
@@ -99,7 +100,7 @@ FIELDS = (
     Field("spotting", {}, _table_of(_number(-80, 0, True, "(a power of ten)"), "phrase = threshold")),
     Field("echo_cancel", True, _boolean),
     Field("device_delay_ms", 0.0, _number(0, 1000, False, "ms")),
-    Field("screening_days", ANSWERS_KEPT_DAYS, _number(0, 365, True, "days")),
+    Field("screening_days", DEFAULT_SCREENING_DAYS, _number(0, 365, True, "days")),
     Field("max_per_day", {}, _table_of(_number(1, 10, True, "sessions"), "routine = sessions")),
 )
 _BY_NAME = {f.name: f for f in FIELDS}
@@ -113,23 +114,55 @@ def settings_path() -> Path:
     return Path(base) / "voiceguide" / "settings.toml"
 
 
+def data_dir() -> Path:
+    """Where the person's own files live (history, kept choices): voiceguide in the XDG data folder."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "voiceguide"
+
+
 def kept_path() -> Path:
     return data_dir() / "kept.json"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The effective settings, and where each came from: "flag", "kept", the file's path, or
-    "default"."""
+    """The effective settings, built once (see resolve) and never changed while a session runs."""
 
-    values: dict
+    voice: str
+    """An espeak-ng voice, such as en-us or en-us+f3."""
+    rate: int
+    """Words per minute."""
+    volume: float
+    """A fraction of full scale, MIN_VOLUME to 1.0."""
+    device: str | int | None
+    """The output device: a name, an index, or None for the system's default."""
+    input_device: str | int | None
+    """The microphone: a name, an index, or None for the system's default."""
+    engine: str
+    """The recognizer: one of ENGINES."""
+    model: str | None
+    """A vosk model folder, or None for the installed model of the language."""
+    vosk_confidence: float
+    """The lowest per-word confidence (0 to 1) at which vosk's word counts as heard."""
+    spotting: dict
+    """Phrase -> keyword-spotting threshold, as a power of ten."""
+    echo_cancel: bool
+    """Whether the guide's own voice is cancelled from the microphone."""
+    device_delay_ms: float
+    """Milliseconds by which the guide's voice reaches the microphone later than the devices say."""
+    screening_days: int
+    """Days for which screening answers are trusted."""
+    max_per_day: dict
+    """Routine id -> sessions allowed in 24 hours (the carer's frequency guard)."""
     sources: dict
+    """Where each setting came from: "flag", "kept", the settings file's path, or "default"."""
 
-    def __getitem__(self, name: str):
-        return self.values[name]
+    def values(self) -> dict:
+        """Every setting by name, without the sources."""
+        return {f.name: getattr(self, f.name) for f in FIELDS}
 
     def speech(self) -> SpeechSettings:
-        return SpeechSettings(voice=self["voice"], rate_wpm=self["rate"])
+        return SpeechSettings(voice=self.voice, rate_wpm=self.rate)
 
 
 MAX_SETTINGS_BYTES = 64 * 1024
@@ -214,7 +247,7 @@ def forget() -> None:
 
 def defaults() -> Settings:
     """The settings when none can be read: for saying aloud that they cannot."""
-    return Settings({f.name: f.default for f in FIELDS}, {f.name: "default" for f in FIELDS})
+    return Settings(**{f.name: f.default for f in FIELDS}, sources={f.name: "default" for f in FIELDS})
 
 
 def resolve(flags: dict, path: Path | None = None) -> Settings:
@@ -234,4 +267,4 @@ def resolve(flags: dict, path: Path | None = None) -> Settings:
                 break
         else:
             values[field.name], sources[field.name] = field.default, "default"
-    return Settings(values, sources)
+    return Settings(**values, sources=sources)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from ..content.lint import with_commands, words
 from ..content.types import Breathing, Routine, Step, Vocabulary
@@ -152,6 +152,25 @@ def compile_routine(routine: Routine, routines: Mapping[str, Routine] | None = N
         cues.append(silence(STEP_GAP_MS))
     cues.pop()  # no silence after the last word
     return Timeline(routine.id, tuple(cues), tuple(steps))
+
+
+def step_start(cues: Sequence[Cue], at: int) -> int:
+    """Where the step of the cue at index `at` begins (a title or closing is its own start); past
+    the end, the end."""
+    step = cues[at].step if at < len(cues) else None
+    return next(i for i, c in enumerate(cues) if c.step == step) if step is not None else at
+
+
+def next_step(cues: Sequence[Cue], at: int) -> int:
+    """The first speech of what follows the step of the cue at `at`; `at` itself at the end."""
+    here = cues[at].step if at < len(cues) else None
+    return next((i for i in range(at + 1, len(cues)) if cues[i].step != here and cues[i].kind is CueKind.SPEECH), at)
+
+
+def previous_step(cues: Sequence[Cue], at: int) -> int:
+    """The start of the step before the one of the cue at `at`; the timeline's start before the first."""
+    earlier = [i for i in range(step_start(cues, at)) if cues[i].step is not None]
+    return step_start(cues, earlier[-1]) if earlier else 0
 
 
 def estimate_speech_ms(text: str, wpm: int = ESTIMATE_WPM) -> int:

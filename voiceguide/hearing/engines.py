@@ -1,4 +1,4 @@
-"""Which recognizers listen, for a language and an engine: the recognition paths a Listener is given.
+"""Which recognizers listen, for a language and an engine: the recognizers a Listener is given.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from .recognizers import (
     ENGINES, SAFETY_COMMANDS, VOSK_MIN_CONFIDENCE, PocketsphinxGrammar, PocketsphinxSpotter, Role, VoskRecognizer,
     key_phrases, load_vosk_model,
 )
-from .whisper import WhisperDecider, WhisperPath, WhisperTrigger
+from .whisper import WhisperDecider, WhisperTrigger, WhisperUtterances
 
 MENU_MEANINGS = (*MenuWord, Command.STOP, Command.PAIN, Command.HELP, Command.REPEAT)
 """What the voice menu listens for, beside the routines' names."""
 
 
-def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = None,
+def recognizers_for(vocab: Vocabulary, engine: str = "auto", model: Path | None = None,
                 vosk_confidence: float = VOSK_MIN_CONFIDENCE, menu: bool = False) -> tuple[list, list[str]]:
     """The recognizers for a language, and the notices a person should see about them.
 
@@ -36,12 +36,12 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
     if engine not in ENGINES:
         raise UsageError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     notices: list[str] = []
-    paths: list = []
+    recognizers: list = []
     english = vocab.language == "en"
     if english and (engine == "whisper" or engine == "auto" and model is None and whisper_model() is not None):
-        return whisper_paths(vocab, menu), notices
+        return whisper_recognizers(vocab, menu), notices
     if english and engine != "vosk":
-        paths.append(PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), "pocketsphinx-spotter", Role.SAFETY))
+        recognizers.append(PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), "pocketsphinx-spotter", Role.SAFETY))
     model_path = model or (installed_model_for(vocab.language) if engine != "pocketsphinx" else None)
     if engine == "vosk" and model_path is None:
         raise UsageError(
@@ -49,19 +49,19 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
             "`voiceguide models download NAME`, or give --model PATH"
         )
     if model_path is not None and engine != "pocketsphinx":
-        paths.append(VoskRecognizer(load_vosk_model(model_path), vocab, vosk_confidence))
+        recognizers.append(VoskRecognizer(load_vosk_model(model_path), vocab, vosk_confidence))
     elif english:
         # Stop and pain are left to the spotter: the same engine with the same settings would only
         # hear them twice, and every detection restarts the decoder, cutting off a phrase half heard.
         # For the same reason the answers get a spotter of their own: short words like "no" fire
         # often, and would cut off commands.
         others = tuple(c for c in vocab.phrases if c not in SAFETY_COMMANDS)
-        paths.append(PocketsphinxSpotter(key_phrases(vocab, others), "pocketsphinx", Role.COMMANDS))
-        paths.append(PocketsphinxSpotter(key_phrases(vocab, tuple(vocab.answers)), "pocketsphinx-answers", Role.ANSWERS))
+        recognizers.append(PocketsphinxSpotter(key_phrases(vocab, others), "pocketsphinx", Role.COMMANDS))
+        recognizers.append(PocketsphinxSpotter(key_phrases(vocab, tuple(vocab.answers)), "pocketsphinx-answers", Role.ANSWERS))
         if menu:
             # It decides once an utterance has ended, on all of it, so a stop before its verdict
             # does not make the verdict a tail, and a spotter's detection does not merge with it.
-            paths.append(PocketsphinxGrammar(vocab, (*MENU_MEANINGS, *vocab.choices)))
+            recognizers.append(PocketsphinxGrammar(vocab, (*MENU_MEANINGS, *vocab.choices)))
         if engine == "auto":
             notices.append(
                 "note: no vosk model for 'en' in models/; listening with pocketsphinx. For vosk, run "
@@ -72,10 +72,10 @@ def build_paths(vocab: Vocabulary, engine: str = "auto", model: Path | None = No
             f"no recognizer for '{vocab.language}': pocketsphinx here knows only English; run "
             "`voiceguide models list` and download the vosk model for the language, or give --model PATH"
         )
-    return paths, notices
+    return recognizers, notices
 
 
-def whisper_paths(vocab: Vocabulary, menu: bool = False) -> list:
+def whisper_recognizers(vocab: Vocabulary, menu: bool = False) -> list:
     """English in two stages, both Whisper tiny.en and fed only in detected voice: the trigger, a
     quick look for stop and pain each time the voice dips in an utterance's opening, and the
     decision on every whole utterance, commands, answers and (with `menu`, whose vocabulary has
@@ -83,4 +83,4 @@ def whisper_paths(vocab: Vocabulary, menu: bool = False) -> list:
     from .models import require_whisper_model
 
     decider = WhisperDecider(require_whisper_model(), vocab)
-    return [WhisperTrigger(decider), WhisperPath(decider)]
+    return [WhisperTrigger(decider), WhisperUtterances(decider)]
