@@ -2,7 +2,9 @@
 
 It reads the listener's events between output blocks (the player calls back before every block),
 so a command acts before the next 20 ms of audio. Every wait is played as blocks of silence with a
-timeout, so the clock is always audio time and nothing waits without listening.
+timeout, so the clock is always audio time and nothing waits without listening. Each state's
+handler returns the next state, or ACT when a prompt or wait was interrupted; the run loop then
+acts on what interrupted it, in a loop rather than a recursion.
 
 Transitions (any state but the ends also goes to ended-by-pain on "pain", to paused when the guide
 can no longer hear, and ends as stopped on Ctrl-C or SIGTERM):
@@ -41,6 +43,16 @@ from .conversation import RATE_STEP_WPM, Conversation, Interrupted
 _NAVIGATION = {Command.NEXT: next_step, Command.BACK: previous_step, Command.REPEAT: step_start}
 """next: the first speech of what follows this step; back: the previous step's start; repeat:
 this step's start. Never off either end of the timeline."""
+
+
+class _Act:
+    def __repr__(self) -> str:
+        return "ACT"
+
+
+ACT = _Act()
+"""What a handler returns when a prompt or wait was interrupted: act on what interrupted it (see
+Controller._acted), instead of calling the next handler from inside this one."""
 
 
 class State(str, Enum):
@@ -142,9 +154,9 @@ class Controller(Conversation):
                 self._end(State.FINISHED, "declined")
             elif self.plan.declined_because is not None:
                 interrupted = self._say(prompts.declined(self.plan.routine, self.plan.declined_because))
-                self._enter(self._after(interrupted, None) or self._decline())
+                self._enter(self._acted(self._after(interrupted, None) or self._decline()))
             while not self._done:
-                self._enter(handlers[self.state]())
+                self._enter(self._acted(handlers[self.state]()))
         except Interrupted:
             if not self._done:  # during the safety message it stays a pain
                 pain = self.state is State.ENDED_BY_PAIN
@@ -173,33 +185,33 @@ class Controller(Conversation):
 
     # --- states -----------------------------------------------------------------------------
 
-    def _screening(self) -> State:
+    def _screening(self) -> State | _Act:
         questions = self.plan.questions
         if self._question == 0 and self._say(prompts.SCREEN_INTRO) is not None:
-            return self._dispatch(self._pending)
+            return ACT
         while self._question < len(questions):
             q = questions[self._question]
             answer = None
             for _attempt in range(2):
                 if self._say(q.ask) is not None:
-                    return self._dispatch(self._pending)
+                    return ACT
                 heard = self._wait(self.timing.answer_window_s, (*SAFETY_COMMANDS, Answer.YES, Answer.NO, Command.REPEAT, Deaf))
                 if heard is None:
                     if self._say(prompts.NOT_HEARD) is not None:
-                        return self._dispatch(self._pending)
+                        return ACT
                     continue
                 if isinstance(heard, Heard) and heard.command in (Answer.YES, Answer.NO):
                     answer = heard.command
                     break
                 if isinstance(heard, Heard) and heard.command is Command.REPEAT:
                     continue
-                return self._dispatch(heard)
+                return ACT
             if answer is None:
                 return self._after(self._say(prompts.NO_ANSWER_DECLINE), None) or self._decline()
             self.result.answers[q.ask] = answer.value
             if answer is Answer.YES:
                 if self._say(prompts.declined(self.plan.routine, q.reason)) is not None:
-                    return self._dispatch(self._pending)
+                    return ACT
                 return self._decline()
             self._question += 1
         interrupted = self._say(prompts.ANSWERS_THANKS)
@@ -220,7 +232,7 @@ class Controller(Conversation):
         self.result.offer_accepted = command is Answer.YES
         return self._end(State.FINISHED, "declined")
 
-    def _guiding(self) -> State:
+    def _guiding(self) -> State | _Act:
         if self._answered is not None:
             self._answered()
             self._answered = None
@@ -229,9 +241,9 @@ class Controller(Conversation):
         if self._pending is None:
             return self._end(State.FINISHED, "completed")
         self._cue, self._offset = halt.cue_index, halt.offset
-        return self._dispatch(self._pending)
+        return ACT
 
-    def _paused(self) -> State:
+    def _paused(self) -> State | _Act:
         if self._deaf is not None:
             heard = self._wait(self.timing.pause_timeout_s, (*SAFETY_COMMANDS, HearingBack))
             if isinstance(heard, HearingBack):
@@ -254,9 +266,9 @@ class Controller(Conversation):
             self._chime()
             self._say(self._answer_for(heard.command))
             return State.PAUSED
-        return self._dispatch(heard)
+        return ACT
 
-    def _stopped(self) -> State:
+    def _stopped(self) -> State | _Act:
         heard = self._wait(self.timing.resume_window_s, (*SAFETY_COMMANDS, Command.RESUME, Command.HELP, Command.REPEAT, Deaf))
         if heard is None:
             self._say(prompts.TIMED_OUT)
@@ -268,18 +280,27 @@ class Controller(Conversation):
             self._chime()
             self._say(self._answer_for(heard.command))
             return State.STOPPED
-        return self._dispatch(heard)
+        return ACT
 
     # --- what each command does -------------------------------------------------------------
 
-    def _dispatch(self, pending) -> State:
+    def _acted(self, step: State | _Act) -> State:
+        """The state a handler leads to, having acted on what interrupted it (ACT) as often as
+        acting is itself interrupted: a loop, not a recursion, however long the chain."""
+        while step is ACT:
+            step = self._act(self._pending)
+        return step
+
+    def _act(self, pending) -> State | _Act:
+        """What a command, or deafness, does: the next state, or ACT when what it said was
+        interrupted in turn."""
         if isinstance(pending, Deaf):
             self._deaf = pending
             self._resume_to = State.SCREENING if self.state is State.SCREENING else State.SPEAKING
             self._from_cue_start()
             self._say(prompts.deaf(pending.kind, self._listener.heard_sound), (Command.PAIN, Command.STOP))
             if isinstance(self._pending, Heard):
-                return self._dispatch(self._pending)
+                return ACT
             return State.PAUSED
         command = pending.command
         if command is Command.PAIN:
@@ -291,7 +312,7 @@ class Controller(Conversation):
             self._chime()
             self._jump(step_start)
             if self._say(prompts.stopped(self.timing.resume_window_s), (*SAFETY_COMMANDS, Command.RESUME)) is not None:
-                return self._dispatch(self._pending)
+                return ACT
             return State.STOPPED
         if command is Command.RESUME:
             if self.state in (State.PAUSED, State.STOPPED):
@@ -315,9 +336,9 @@ class Controller(Conversation):
             text = self._answer_for(command)
         return self._after(self._say(text), State.SPEAKING)
 
-    def _after(self, interrupted, state: State | None) -> State | None:
-        """Where to go after a prompt: what interrupted it decides, else `state`."""
-        return self._dispatch(interrupted) if interrupted is not None else state
+    def _after(self, interrupted, state: State | None) -> State | _Act | None:
+        """Where to go after a prompt: acting on what interrupted it (ACT), else `state`."""
+        return ACT if interrupted is not None else state
 
     def _pain(self) -> State:
         # Silence has already happened (the player stopped before this block); now the advice.
