@@ -13,6 +13,9 @@ import time
 
 
 class MonotonicClock:
+    real_time = True
+    """Time passes while the machine works (rendering speech, say), so waits must listen."""
+
     def __init__(self):
         self._start = time.monotonic()
 
@@ -21,6 +24,9 @@ class MonotonicClock:
 
 
 class VirtualClock:
+    real_time = False
+    """Time stands still while the machine works: only audio played moves it."""
+
     def __init__(self):
         self._t = 0.0
         self._changed = threading.Condition()

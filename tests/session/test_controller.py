@@ -8,6 +8,8 @@ real time.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -20,12 +22,13 @@ from voiceguide.content.types import Answer, Command
 from voiceguide.hearing.events import Dismissed, Heard, Silence
 from voiceguide.hearing.inputs import ClockedInput
 from voiceguide.hearing.recognizers import Role
+from voiceguide.session import prompts
 from voiceguide.session.assembly import Session, SessionLog, SessionOptions, SessionParts, run_routine
 from voiceguide.session.controller import State, Timing
 from voiceguide.session.conversation import DECISION_WAIT_S
 from voiceguide.session.history import History
 from voiceguide.speaking.outputs import SimulatedOutput
-from voiceguide.speaking.tts import SpeechCache
+from voiceguide.speaking.tts import SpeechCache, SpeechSettings
 
 from ..routine_yaml import write
 
@@ -154,11 +157,11 @@ def guide(tmp_path, shipped):
     history = History(tmp_path / "history.sqlite3")
 
     def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None,
-            screen_only=False, options=None, extra_paths=(), muted_s=None):
+            screen_only=False, options=None, extra_paths=(), muted_s=None, clock=None, synth=None):
         local = load_library([write(tmp_path, routine_yaml)], base=shipped)
         assert not local.errors, [str(p) for p in local.errors]
         routine = next(iter(local.routines.values()))
-        clock = VirtualClock()
+        clock = clock or VirtualClock()
         output = SimulatedOutput(clock)
         silence = Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)
         mic = GoesQuiet(clock, quiet_s, back_s) if quiet_s is not None else ClockedInput(silence, clock)
@@ -167,7 +170,8 @@ def guide(tmp_path, shipped):
         path = ScriptedRecognizer(list(script), log, fail_at_s)
         session = Session(
             SessionParts(output, mic, clock, simulated=True), shipped.vocabularies["en"], options or SessionOptions(timing=timing),
-            log, history, cache, recognizers=[path, *extra_paths],
+            log, history, SpeechCache(lambda: synth, engine_version="slow", folder=tmp_path / "slow") if synth else cache,
+            recognizers=[path, *extra_paths],
         )
         path.events = session.events
         if interrupt_at_s is not None:
@@ -295,6 +299,40 @@ def test_next_back_and_repeat_move_by_whole_steps(guide, command, after, expecte
     heard = first(records, "command", command=command.value)
     assert spoken(records, since=heard["t"])[: len(expected)] == expected
     assert result.outcome == "completed"
+
+
+class SlowAtNewRates(ToneSynth):
+    """Renders the session's own rate at once, and any other only after `delay_s` of real time,
+    as a cold cache would."""
+
+    def __init__(self, delay_s: float = 3.0):
+        self.delay_s, self.finished = delay_s, threading.Event()
+
+    def render(self, texts, settings):
+        if settings.rate_wpm != SpeechSettings().rate_wpm:
+            time.sleep(self.delay_s)
+            self.finished.set()
+        return super().render(texts, settings)
+
+
+class PassingClock(VirtualClock):
+    """A virtual clock that, like a real one, lets time pass while the machine works: the guide
+    must listen while it waits for a rendering."""
+
+    real_time = True
+
+
+def test_a_pain_said_while_a_new_rate_is_rendered_acts_at_once(guide):
+    """"faster" renders the whole session's speech again; a pain said meanwhile must not wait
+    behind it: the safety message comes at once, at the rate it was, and the new rate is never used."""
+    synth = SlowAtNewRates()
+    script = [Says(Command.FASTER, after="Sit tall.", delay_s=0.2), Says(Command.PAIN, after="Sit tall.", delay_s=1.2)]
+    (result,), records, _ = guide(script, clock=PassingClock(), synth=synth)
+    assert result.outcome == "pain" and not synth.finished.is_set(), "the pain waited for the rendering"
+    said = spoken(records)
+    assert said[-1].startswith("Let's end here") and not any(t in said for t in prompts.FASTER)
+    pain = first(records, "command", command="pain")
+    assert first(records, "cue_started", text=said[-1])["t"] - pain["t"] <= 0.5
 
 
 def test_slower_and_faster_change_the_rate_from_the_next_cue(guide):

@@ -237,6 +237,9 @@ class Controller(Conversation):
             self._answered()
             self._answered = None
         accepts = tuple(c for c in Command if c is not Command.RESUME) + (Deaf,)
+        # A new rate interrupted while it rendered (by a stop, say) is taken up once it is ready:
+        # speech always resumes from a cue's start, so the cues' places are the same at any rate.
+        self.bank.rendered()
         halt = self._play(self.bank.timeline, accepts, self._cue, self._offset, main=True)
         if self._pending is None:
             return self._end(State.FINISHED, "completed")
@@ -330,6 +333,8 @@ class Controller(Conversation):
         self._from_cue_start()
         if command in (Command.SLOWER, Command.FASTER):
             text = self._change_rate(RATE_STEP_WPM if command is Command.FASTER else -RATE_STEP_WPM)
+            if self._until_rendered() is not None:
+                return ACT
         elif command in (Command.LOUDER, Command.SOFTER):
             text = self._change_volume(command is Command.LOUDER)
         else:

@@ -30,6 +30,8 @@ DECISION_WAIT_S = 3.0
 one within about a second of the trigger (0.8 s after it at most, see whisper.DECIDE_AFTER_TRIGGER_S); none
 by then means the listener is not keeping up, and the silence is taken as a stop."""
 VOLUME_STEP = 1.25
+RENDER_POLL_S = 0.1
+"""While a new rate is rendered, the guide listens in silences this long."""
 
 
 class Interrupted(Exception):
@@ -227,8 +229,21 @@ class Conversation:
         elif cue.ms and (self._main or cue.kind is CueKind.TONE):
             self._log.emit("cue_started", kind=cue.kind.value)
 
+    def _until_rendered(self):
+        """Wait, listening, until a new rate's speech is rendered; what interrupted the wait, or
+        None. A stop or pain said meanwhile acts at once (the rendering goes on, unused). On a
+        virtual clock the wait takes no session time, as the rendering would take none either."""
+        if not self._clock.real_time:
+            self.bank.rendered(None)
+            return None
+        while not self.bank.rendered():
+            if self._wait(RENDER_POLL_S, SAFETY_COMMANDS) is not None:
+                return self._pending
+        return None
+
     def _change_rate(self, delta: int) -> str:
-        """Speak `delta` words per minute faster (within the limits); what to say about it."""
+        """Speak `delta` words per minute faster (within the limits), rendered in the background
+        (see _until_rendered); what to say about it."""
         settings = self.bank.settings
         wpm = min(MAX_RATE_WPM, max(MIN_RATE_WPM, settings.rate_wpm + delta))
         done, limit = prompts.FASTER if delta > 0 else prompts.SLOWER

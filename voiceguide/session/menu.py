@@ -272,6 +272,7 @@ class Menu(Conversation):
         self.routines_run += 1
         self.player.on_event = self._on_player_event  # the controller had the player
         self.bank.set_rate(self.session.speech.rate_wpm)
+        self.bank.rendered(None)  # between routines: nobody is waiting on the menu's words yet
         if results and results[-1].signal is not None:
             self._signal = results[-1].signal
             raise Interrupted

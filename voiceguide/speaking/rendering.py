@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -50,19 +51,25 @@ def render_timeline(timeline: Timeline, cache: SpeechCache, settings: SpeechSett
 
 class SpeechBank:
     """A session's speech, rendered up front: the timeline's segments and every prompt, at the
-    current voice and rate. A new rate renders everything again (cached after the first time)."""
+    current voice and rate. A new rate renders everything again (cached after the first time), in
+    a thread of its own: the guide's control thread goes on listening meanwhile (see rendered)."""
 
     def __init__(self, cache: SpeechCache, settings: SpeechSettings, timeline: Timeline, prompts: list[str]):
         self._cache = cache
         self._timeline = timeline
         self._prompts = list(prompts)
         self.settings = settings
-        self._render()
+        """The voice and rate asked for last; the speech switches to a new rate once `rendered`."""
+        self._rendering: threading.Thread | None = None
+        self._rendered: dict | BaseException | None = None
+        self._use(self._cache.get_many(self._texts(), settings))
 
-    def _render(self) -> None:
-        texts = [c.text for c in self._timeline.cues if c.kind is CueKind.SPEECH] + self._prompts
-        self._pcm = self._cache.get_many(texts, self.settings)
-        self.timeline = segments_for(list(self._timeline.cues), self._pcm)
+    def _texts(self) -> list[str]:
+        return [c.text for c in self._timeline.cues if c.kind is CueKind.SPEECH] + self._prompts
+
+    def _use(self, pcm: dict) -> None:
+        self._pcm = pcm
+        self.timeline = segments_for(list(self._timeline.cues), pcm)
 
     def prompt(self, text: str) -> list[Segment]:
         """One prompt as segments; a text not rendered up front is rendered now."""
@@ -72,5 +79,32 @@ class SpeechBank:
         return segments_for([speech(text)], self._pcm)
 
     def set_rate(self, wpm: int) -> None:
-        self.settings = replace(self.settings, rate_wpm=wpm)
-        self._render()
+        """Start rendering everything at `wpm`; until `rendered` says it is done, the speech
+        stays at the rate before."""
+        self.settings = settings = replace(self.settings, rate_wpm=wpm)
+        texts = self._texts()
+
+        def render() -> None:
+            try:
+                self._rendered = self._cache.get_many(texts, settings)
+            except BaseException as exc:  # handed to the control thread by rendered()
+                self._rendered = exc
+
+        self._rendered = None
+        self._rendering = threading.Thread(target=render, name="speech-rate", daemon=True)
+        self._rendering.start()
+
+    def rendered(self, timeout_s: float | None = 0.0) -> bool:
+        """Whether the speech is at the rate asked for last, waiting up to `timeout_s` (None: as
+        long as it takes) for a rendering still under way; once it is done, the speech switches
+        to it. A rendering that failed raises here, on the control thread."""
+        if self._rendering is None:
+            return True
+        self._rendering.join(timeout_s)
+        if self._rendering.is_alive():
+            return False
+        self._rendering, done = None, self._rendered
+        if isinstance(done, BaseException):
+            raise done
+        self._use(done)
+        return True
