@@ -94,16 +94,25 @@ def key_phrases(vocab: Vocabulary, commands: tuple | None = None) -> list[KeyPhr
         for phrase in phrases:
             tuning = vocab.spotting.get(phrase)
             threshold = tuning.threshold_exp if tuning else DEFAULT_THRESHOLD_EXP
-            given = tuning.pronunciations if tuning else ()
-            missing = [w for w in phrase.split() if w not in lookup]
-            if missing and not given:
-                raise UsageError(f"{vocab.source}: {_unspellable(missing[0], phrase)}")
-            variants = given if missing else (" ".join(lookup[w] for w in phrase.split()), *given)
-            found += [KeyPhrase(phrase, command, phones, threshold) for phones in dict.fromkeys(variants)]
+            variants = _phones(phrase, lookup, vocab)
+            if not variants:
+                raise UsageError(f"{vocab.source}: {_unspellable(phrase, lookup)}")
+            found += [KeyPhrase(phrase, command, phones, threshold) for phones in variants]
     return found
 
 
-def _unspellable(word: str, phrase: str) -> str:
+def _phones(phrase: str, lookup: dict, vocab: Vocabulary) -> tuple[str, ...]:
+    """Every pronunciation pocketsphinx can spot `phrase` by: the dictionary's, when it has every
+    word (`lookup`), and those the vocabulary gives; none when it has neither."""
+    tuning = vocab.spotting.get(phrase)
+    given = tuning.pronunciations if tuning else ()
+    words = phrase.split()
+    dictionary = (" ".join(lookup[w] for w in words),) if all(w in lookup for w in words) else ()
+    return tuple(dict.fromkeys((*dictionary, *given)))
+
+
+def _unspellable(phrase: str, lookup: dict) -> str:
+    word = next(w for w in phrase.split() if w not in lookup)
     return (f"'{word}' in '{phrase}' is not in the pocketsphinx dictionary (English listens with it when Whisper is "
             "not installed); give the phrase its ARPAbet pronunciations under spotting, or use other words")
 
@@ -119,10 +128,8 @@ def unspellable_phrases(vocab: Vocabulary) -> list[tuple[KeyPath, str]]:
     for key, table in tables.items():
         for meaning, phrases in table.items():
             for i, phrase in enumerate(phrases):
-                missing = [w for w in phrase.split() if w not in lookup]
-                tuning = vocab.spotting.get(phrase)
-                if missing and not (tuning and tuning.pronunciations):
-                    found.append(((key, meaning.value, i), _unspellable(missing[0], phrase)))
+                if not _phones(phrase, lookup, vocab):
+                    found.append(((key, meaning.value, i), _unspellable(phrase, lookup)))
     return found
 
 

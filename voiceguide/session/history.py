@@ -134,7 +134,8 @@ class History:
         for r in self._db.execute("SELECT id, routine, started, ended, outcome, commands FROM sessions ORDER BY id"):
             try:
                 commands = json.loads(r[5])
-                _iso(r[2]), r[3] is None or _iso(r[3])
+                for t in (r[2], r[3]) if r[3] is not None else (r[2],):
+                    _iso(t)  # a time that cannot be shown (text, 1e300) is damage too
                 sound = (isinstance(r[1], str) and r[4] in OUTCOMES and isinstance(commands, list)
                          and all(isinstance(c, dict) and isinstance(c.get("command"), str) for c in commands))
             except (TypeError, ValueError, OverflowError, OSError):

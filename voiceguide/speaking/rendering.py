@@ -60,8 +60,9 @@ class SpeechBank:
         self._prompts = list(prompts)
         self.settings = settings
         """The voice and rate asked for last; the speech switches to a new rate once `rendered`."""
-        self._rendering: threading.Thread | None = None
-        self._rendered: dict | BaseException | None = None
+        self._rendering: tuple[threading.Thread, list] | None = None
+        """A rendering under way: its thread, and the box it puts its speech (or failure) in. Each
+        has a box of its own, so one begun earlier and finished later cannot stand in for it."""
         self._use(self._cache.get_many(self._texts(), settings))
 
     def _texts(self) -> list[str]:
@@ -83,16 +84,17 @@ class SpeechBank:
         stays at the rate before."""
         self.settings = settings = replace(self.settings, rate_wpm=wpm)
         texts = self._texts()
+        box: list = []
 
         def render() -> None:
             try:
-                self._rendered = self._cache.get_many(texts, settings)
+                box.append(self._cache.get_many(texts, settings))
             except BaseException as exc:  # handed to the control thread by rendered()
-                self._rendered = exc
+                box.append(exc)
 
-        self._rendered = None
-        self._rendering = threading.Thread(target=render, name="speech-rate", daemon=True)
-        self._rendering.start()
+        thread = threading.Thread(target=render, name="speech-rate", daemon=True)
+        self._rendering = (thread, box)
+        thread.start()
 
     def rendered(self, timeout_s: float | None = 0.0) -> bool:
         """Whether the speech is at the rate asked for last, waiting up to `timeout_s` (None: as
@@ -100,10 +102,11 @@ class SpeechBank:
         to it. A rendering that failed raises here, on the control thread."""
         if self._rendering is None:
             return True
-        self._rendering.join(timeout_s)
-        if self._rendering.is_alive():
+        thread, box = self._rendering
+        thread.join(timeout_s)
+        if thread.is_alive():
             return False
-        self._rendering, done = None, self._rendered
+        self._rendering, (done,) = None, box
         if isinstance(done, BaseException):
             raise done
         self._use(done)
