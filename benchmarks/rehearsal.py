@@ -153,6 +153,18 @@ class Rehearsal:
         loud = loud[loud >= t0]
         return float(loud.min()) if len(loud) else None
 
+    def quiet_after(self, t0: float, quiet_s: float = 1.0, timeout_s: float = 20.0) -> float:
+        """When the guide's last sound after `t0` (monotonic) ended, once it has been silent for
+        `quiet_s`, longer than the pauses between its sentences: the end of what it was saying."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            loud = self.guide_rec.sound_times()
+            last = max(t0, float(loud.max())) if len(loud) else t0
+            if time.monotonic() - last >= quiet_s:
+                return last
+        raise VoiceguideError(f"the guide did not fall silent for {quiet_s:g} s within {timeout_s:g} s")
+
     def usage(self) -> tuple[float, float]:
         """The guide's process so far: CPU seconds (user and system) and peak resident memory (MB)."""
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -171,10 +171,10 @@ def _phrases(vocab, commands) -> list[tuple[str, str]]:
     return [(p, c.value) for c, phrases in vocab.meanings().items() if c.value in commands for p in phrases]
 
 
-def english_sets(library, vocab) -> dict[str, SpeechSet]:
+def english_sets(library, vocab, narration_voices: tuple[str, ...] = NARRATION_VOICES) -> dict[str, SpeechSet]:
     """The English test speech: stop and pain in every voice, speed and pitch, clean and at 20 and
-    10 dB SNR; the other commands and the answers in every voice; the routines' narration in two
-    voices."""
+    10 dB SNR; the other commands and the answers in every voice; the routines' narration in
+    `narration_voices` (3.6 minutes each)."""
     safety = build(_phrases(vocab, SAFETY), gap_s=0.6)
     others = [c.value for c in vocab.meanings() if c.value not in SAFETY]
     return {
@@ -182,7 +182,7 @@ def english_sets(library, vocab) -> dict[str, SpeechSet]:
         "safety_20db": with_noise(safety, 20, seed=1),
         "safety_10db": with_noise(safety, 10, seed=2),
         "commands": build(_phrases(vocab, others), VOICES, (170,), (50,), gap_s=0.6),
-        "narration": build([(t, None) for t in narration_texts(library)], NARRATION_VOICES, (170,), (50,), gap_s=0.3),
+        "narration": build([(t, None) for t in narration_texts(library)], narration_voices, (170,), (50,), gap_s=0.3),
     }
 
 

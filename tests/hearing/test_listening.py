@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import queue
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +52,11 @@ def english(library):
 @pytest.fixture(scope="session")
 def sets(library, english):
     """English test speech: stop and pain in every voice, speed and pitch, clean and at 10 dB SNR;
-    the other commands in every voice; routine narration in two voices. (The 20 dB set is measured
-    by `voiceguide bench listen`; listening to it here too would take the test run past 10 minutes.)"""
-    return {k: v for k, v in speechset.english_sets(library, english).items() if k != "safety_20db"}
+    the other commands in every voice; routine narration in one voice, 3.6 minutes. (The 20 dB set
+    and the second narration voice are measured by `voiceguide bench listen`; listening to them here
+    too would take the test run past 10 minutes.)"""
+    sets = speechset.english_sets(library, english, narration_voices=speechset.NARRATION_VOICES[:1])
+    return {k: v for k, v in sets.items() if k != "safety_20db"}
 
 
 def _heard_in(name: str, speech, english) -> scoring.Scores:
@@ -71,9 +73,11 @@ def _heard_in(name: str, speech, english) -> scoring.Scores:
 
 @pytest.fixture(scope="session")
 def heard(sets, english):
-    """_heard_in each set, one process per core."""
+    """_heard_in each set, one process per core; the other commands first, which take longest (all
+    three recognizers hear them), so that the other sets share the second core meanwhile."""
+    order = sorted(sets, key=lambda name: name != "commands")
     with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        found = {name: pool.submit(_heard_in, name, speech, english) for name, speech in sets.items()}
+        found = {name: pool.submit(_heard_in, name, sets[name], english) for name in order}
         return {name: f.result() for name, f in found.items()}
 
 
@@ -115,7 +119,7 @@ def test_the_other_commands_are_heard(heard):
 
 def test_false_stops_during_narration_stay_within_what_was_measured(heard):
     narration = heard["narration"]
-    assert narration.seconds > 300
+    assert narration.seconds > 200
     assert narration.false_per_hour(SAFETY) <= 4000
 
 
@@ -170,7 +174,7 @@ def test_the_listener_refuses_a_recognition_path_that_drifted_from_the_protocol(
             pass
 
     with pytest.raises(TypeError, match="not a Recognizer: <.*Drifted"):
-        Listener(PcmInput(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)), [Drifted()], queue.Queue())
+        Listener(PcmInput(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)), [Drifted()], queue.Queue())  # type: ignore[list-item]
 
 
 def test_the_commands_spotter_hears_only_around_sound_and_still_hears_the_command(english):
@@ -267,13 +271,16 @@ def korean_model():
 
 @pytest.fixture(scope="session")
 def korean(library, korean_model):
+    """Each Korean set heard by vosk, the sets at once (vosk decodes without holding the GIL)."""
     vocab = library.vocabularies["ko"]
-    sets = speechset.korean_sets(vocab)
-    found = {}
-    for name, speech in sets.items():
+
+    def heard(speech):
         events = listen_to(PcmInput(Pcm(speech.samples, INPUT_RATE)), [VoskRecognizer(korean_model, vocab)])
-        found[name] = scoring.score(events, speech)
-    return found
+        return scoring.score(events, speech)
+
+    sets = speechset.korean_sets(vocab)
+    with ThreadPoolExecutor(len(sets)) as pool:
+        return dict(zip(sets, pool.map(heard, sets.values())))
 
 
 def test_vosk_hears_korean_stop_and_pain(korean):

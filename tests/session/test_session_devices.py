@@ -255,14 +255,14 @@ def test_a_muted_microphone_pauses_the_guide_and_says_so(pulse, routine_file, tm
 
 
 def test_the_voice_menu_on_devices_chooses_by_name_runs_stops_and_waits_again(pulse, tmp_path):
-    """`voiceguide serve` as on a smart speaker: a synthesized person starts the menu, cuts the
-    offer short with "stop", starts it again, picks a routine by name, stops it twice (stop, then
-    stop for good) and the menu waits again."""
+    """`voiceguide serve` as on a smart speaker: a synthesized person starts the menu over its
+    greeting, cuts the offer short with "stop", starts it again, picks a routine by name over the
+    offer, stops it twice (stop, then stop for good) and the menu waits again."""
     assert run_cli("screen", "upper-back", "--answers", "no", env={"XDG_DATA_HOME": str(tmp_path)}).returncode == 0
     say = {text: speechset.espeak(text, "en-us", 150) for text in ("hello guide", "upper back", "stop")}
     with Rehearsal(pulse, None, tmp_path) as r:
         ready = r.wait_for("guide: Voice guide ready", timeout_s=60)
-        r.say_at(ready + 4.0, say["hello guide"])
+        r.say_at(ready + 1.5, say["hello guide"])  # the start phrase cuts the greeting short
         offered = r.wait_for("guide: Which routine?", timeout_s=10)
         # In the menu too, stop silences the guide mid-word: the offer's voice ends within the
         # reaction time, well before the chime that follows the decision.
@@ -274,14 +274,14 @@ def test_the_voice_menu_on_devices_chooses_by_name_runs_stops_and_waits_again(pu
         stopped = r.wait_for(r"guide: Stopped\.$", timeout_s=5, after=word_end)
         r.say_at(stopped + 2.0, say["hello guide"])
         offered = r.wait_for("guide: Which routine?", timeout_s=10, after=stopped)
-        r.say_at(offered + 8.0, say["upper back"])
+        r.say_at(offered + 2.0, say["upper back"])  # and a name, the offer
         r.wait_for("menu: guiding", timeout_s=10)
         step = r.wait_for("guide: Keep every movement small", timeout_s=15)
         word_end = r.say_at(step + 1.5, say["stop"])
         chime = r.earcon_after(word_end - 0.5)
         assert chime is not None and chime - word_end <= DECIDED_S and voice_cut(r, word_end, chime) <= REACTION_S
         stopped = r.wait_for(r"guide: Stopped\. Say resume", timeout_s=5)
-        r.say_at(stopped + 8.0, say["stop"])  # after the prompt: a stop during it only stops again
+        r.say_at(r.quiet_after(stopped) + 0.3, say["stop"])  # after the prompt: a stop during it only stops again
         r.wait_for("session ended: stopped", timeout_s=10)
         r.wait_for("menu: waiting", timeout_s=5, after=stopped)
         r.wait_for("guide: Say hello guide when you want another routine", timeout_s=5)
