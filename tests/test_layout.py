@@ -6,6 +6,10 @@ the product imports the measuring harness (benchmarks/)."""
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from .conftest import ROOT
@@ -97,3 +101,36 @@ def test_there_is_no_import_cycle():
     for node in sorted(graph):
         if node not in state:
             assert cycle_from(node, []) is None
+
+
+FAKES = ["tests/session/test_controller.py", "tests/session/test_menu.py", "tests/hearing/test_listening.py",
+         "tests/speaking/test_speaking.py"]
+"""The test modules that define stand-ins for real parts (ScriptedRecognizer, Fed and Counted for
+recognizers, ToneSynth for the synthesizer, output subclasses) and hand them to the real code."""
+
+
+def _mypy(folder: Path, files: list[str]) -> subprocess.CompletedProcess:
+    """mypy over `files` in `folder` (the test code and every call in it, against the product's
+    annotations; errors only in these files)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--ignore-missing-imports", "--check-untyped-defs",
+         "--no-error-summary", f"--cache-dir={ROOT / '.mypy_cache'}", *files],
+        cwd=folder, env={**os.environ, "MYPYPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_the_fakes_type_check_against_the_protocols_of_the_parts_they_stand_for(tmp_path):
+    """Every place a test hands a fake to the real code is type-checked against the real part's
+    Protocol (Recognizer, Synthesizer, AudioOutput): a fake that drifts from it fails here, not in
+    a test that then passes for the wrong reason. Shown on a copy of the tests whose scripted
+    recognizer has lost its role."""
+    checked = _mypy(ROOT, FAKES)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    copy = tmp_path / "tests"
+    shutil.copytree(ROOT / "tests", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    fake = copy / "session" / "test_controller.py"
+    source = fake.read_text()
+    assert "        self.role = role\n" in source
+    fake.write_text(source.replace("        self.role = role\n", "", 1))
+    drifted = _mypy(tmp_path, FAKES)
+    assert drifted.returncode == 1 and 'missing following "Recognizer" protocol member' in drifted.stdout, drifted.stdout

@@ -8,9 +8,12 @@ real time.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -24,9 +27,9 @@ from voiceguide.hearing.inputs import ClockedInput
 from voiceguide.hearing.recognizers import Role
 from voiceguide.session import prompts
 from voiceguide.session.assembly import Session, SessionLog, SessionOptions, SessionParts, run_routine
-from voiceguide.session.controller import State, Timing
 from voiceguide.session.conversation import DECISION_WAIT_S
 from voiceguide.session.history import History
+from voiceguide.session.states import State, Timing
 from voiceguide.speaking.outputs import SimulatedOutput
 from voiceguide.speaking.tts import SpeechCache, SpeechSettings
 
@@ -68,7 +71,7 @@ class Says:
 
     def __init__(self, command, after: str | None = None, delay_s: float = 0.5, nth: int = 1, at_s: float | None = None, text: str | None = None):
         self.command, self.after, self.delay_s, self.nth, self.at_s = command, after, delay_s, nth, at_s
-        self.text = text or getattr(command, "value", "")
+        self.text = text or str(getattr(command, "value", ""))
 
     def due(self, records) -> float | None:
         if self.at_s is not None:
@@ -90,16 +93,25 @@ class ScriptedRecognizer:
         self._script = list(script)
         self._log = log
         self._fail_at = fail_at_s
+        self.events: queue.Queue | None = None
+        """The session's queue, for listener events said as they are (Silence, Dismissed)."""
+        self.interrupt_at: tuple[float, Callable[[int], None]] | None = None
+        """(t, interrupt): calls interrupt(SIGTERM) once audio reaches t, as the signal handler
+        does, from another thread."""
 
     def accept(self, block, t):
         if self._fail_at is not None and t >= self._fail_at:
             raise RuntimeError("decoder crashed")
+        if self.interrupt_at is not None and t >= self.interrupt_at[0]:
+            self.interrupt_at[1](15)
+            self.interrupt_at = None
         heard = []
         for says in list(self._script):
             due = says.due(self._log.records)
             if due is not None and t >= due:
                 self._script.remove(says)
                 if isinstance(says.command, type):  # a listener event of the two-stage listener, as it is
+                    assert self.events is not None, "the session's queue is set before it starts"
                     self.events.put(says.command(says.text, self.engine, t))
                 else:
                     heard.append(Heard(says.command, says.text, self.engine, 1.0, t))
@@ -150,15 +162,17 @@ def shipped():
     return load_library()
 
 
-@pytest.fixture
-def guide(tmp_path, shipped):
+class Guide:
     """guide(script, routine_yaml=ROUTINE, ...) runs one session; returns (results, records, session)."""
-    cache = SpeechCache(ToneSynth, engine_version="tones", folder=tmp_path / "speech")
-    history = History(tmp_path / "history.sqlite3")
 
-    def run(script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None,
-            screen_only=False, options=None, extra_paths=(), muted_s=None, clock=None, synth=None):
-        local = load_library([write(tmp_path, routine_yaml)], base=shipped)
+    def __init__(self, folder: Path, shipped):
+        self.folder, self.shipped = folder, shipped
+        self.cache = SpeechCache(ToneSynth, engine_version="tones", folder=folder / "speech")
+        self.history = History(folder / "history.sqlite3")
+
+    def __call__(self, script=(), routine_yaml=ROUTINE, timing=FAST, quiet_s=None, back_s=float("inf"), fail_at_s=None, interrupt_at_s=None,
+                 screen_only=False, options=None, extra_paths=(), muted_s=None, clock=None, synth=None):
+        local = load_library([write(self.folder, routine_yaml)], base=self.shipped)
         assert not local.errors, [str(p) for p in local.errors]
         routine = next(iter(local.routines.values()))
         clock = clock or VirtualClock()
@@ -169,35 +183,25 @@ def guide(tmp_path, shipped):
         log = SessionLog(clock)
         path = ScriptedRecognizer(list(script), log, fail_at_s)
         session = Session(
-            SessionParts(output, mic, clock, simulated=True), shipped.vocabularies["en"], options or SessionOptions(timing=timing),
-            log, history, SpeechCache(lambda: synth, engine_version="slow", folder=tmp_path / "slow") if synth else cache,
+            SessionParts(output, mic, clock, simulated=True), self.shipped.vocabularies["en"], options or SessionOptions(timing=timing),
+            log, self.history, SpeechCache(lambda: synth, engine_version="slow", folder=self.folder / "slow") if synth else self.cache,
             recognizers=[path, *extra_paths],
         )
         path.events = session.events
         if interrupt_at_s is not None:
-            path.accept = _interrupting(path.accept, session, interrupt_at_s)
+            path.interrupt_at = (interrupt_at_s, session.interrupt)
         session.start()
         try:
-            routines = {**shipped.routines, **local.routines}
+            routines = {**self.shipped.routines, **local.routines}
             results = [session.run(routine, routines, screen_only=True)] if screen_only else run_routine(session, routine, routines)
         finally:
             session.close()
         return results, log.records, session
 
-    run.history = history
-    return run
 
-
-def _interrupting(accept, session, at_s):
-    sent = []
-
-    def wrapped(block, t):
-        if t >= at_s and not sent:
-            sent.append(t)
-            session.interrupt(15)  # as the SIGTERM handler does, from another thread
-        return accept(block, t)
-
-    return wrapped
+@pytest.fixture
+def guide(tmp_path, shipped):
+    return Guide(tmp_path, shipped)
 
 
 def spoken(records, since: float = 0.0) -> list[str]:

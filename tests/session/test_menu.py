@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,26 +38,28 @@ def scripted(script, alarms, log) -> list:
     return [ScriptedRecognizer(list(alarms), log, role=Role.SAFETY), ScriptedRecognizer(list(script), log, role=Role.MENU)]
 
 
-@pytest.fixture
-def menu(tmp_path):
+class MenuRun:
     """menu(script, until_s) runs the voice menu until `until_s` on the session clock; returns
     (menu, records)."""
-    shipped = load_library()
-    local = load_library([write(tmp_path, ROUTINE)], base=shipped)
-    routine = next(iter(local.routines.values()))
-    vocab = shipped.vocabularies["en"].with_choices([routine])
-    cache = SpeechCache(ToneSynth, engine_version="tones", folder=tmp_path / "speech")
 
-    def run(script=(), until_s=60.0, alarms=None):
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.shipped = load_library()
+        self.local = load_library([write(folder, ROUTINE)], base=self.shipped)
+        self.routine = next(iter(self.local.routines.values()))
+        self.vocab = self.shipped.vocabularies["en"].with_choices([self.routine])
+        self.cache = SpeechCache(ToneSynth, engine_version="tones", folder=folder / "speech")
+
+    def __call__(self, script=(), until_s=60.0, alarms=None):
         """`alarms`: what the safety spotter hears; `script` is then the menu grammar's."""
         clock = VirtualClock()
         mic = ClockedInput(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE), clock)
         log = SessionLog(clock)
-        session = Session(SessionParts(SimulatedOutput(clock), mic, clock, simulated=True), vocab,
-                          SessionOptions(timing=FAST), log, History(tmp_path / "history.sqlite3"), cache,
+        session = Session(SessionParts(SimulatedOutput(clock), mic, clock, simulated=True), self.vocab,
+                          SessionOptions(timing=FAST), log, History(self.folder / "history.sqlite3"), self.cache,
                           recognizers=scripted(script, alarms, log))
-        routines = {**shipped.routines, **local.routines}
-        guide = Menu(session, [routine], lambda r: run_routine(session, r, routines), lambda: clock.now() > until_s,
+        routines = {**self.shipped.routines, **self.local.routines}
+        guide = Menu(session, [self.routine], lambda r: run_routine(session, r, routines), lambda: clock.now() > until_s,
                      session.sync)
         session.start()
         try:
@@ -65,8 +68,10 @@ def menu(tmp_path):
             session.close()
         return guide, log.records
 
-    run.vocab = vocab
-    return run
+
+@pytest.fixture
+def menu(tmp_path):
+    return MenuRun(tmp_path)
 
 
 OFFER = "Which routine? Say test routine. Say list to hear what each one is."

@@ -14,7 +14,7 @@ import pytest
 from benchmarks.pulse import timed_stop
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm, resample
 from voiceguide.speaking.outputs import MemoryOutput
-from voiceguide.speaking.player import EventKind, HaltReason, Player
+from voiceguide.speaking.player import EventKind, HaltReason, Player, PlayerEvent
 from voiceguide.speaking.rendering import segments_for
 from voiceguide.speaking.timeline import Cue, CueKind, silence, speech
 from voiceguide.speaking.tts import SpeechCache, SpeechSettings
@@ -186,17 +186,20 @@ class StopAt(MemoryOutput):
 
     def __init__(self, target: int):
         super().__init__()
-        self.target, self.player, self.fired_at = target, None, None
+        self.target = target
+        self.player: Player | None = None
+        self.fired_at: int | None = None
 
     def write(self, block):
         super().write(block)
         if self.fired_at is None and self.position >= self.target:
             self.fired_at = self.position
+            assert self.player is not None, "play_with gives it the player"
             self.player.stop()
 
 
 def play_with(output, segments, **kw):
-    events = []
+    events: list[PlayerEvent] = []
     player = Player(output, on_event=events.append, **kw)
     if isinstance(output, StopAt):
         output.player = player
@@ -385,6 +388,7 @@ def test_ctrl_c_while_speaking_silences_at_once_and_exits_130(pulse, cache):
         rc = proc.wait(timeout=10)
         time.sleep(0.3)
         loud = recorder.sound_times()
+    assert proc.stderr is not None
     assert rc == 130, proc.stderr.read()
     assert proc.stderr.read() == ""
     assert loud.max() - t_signal < 0.15

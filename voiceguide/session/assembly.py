@@ -24,15 +24,16 @@ from ..hearing.echo import EchoCanceller, PlayedAudio
 from ..hearing.engines import recognizers_for
 from ..hearing.inputs import ClockedInput, EchoingInput, SoundDeviceInput
 from ..hearing.listener import Listener
-from ..hearing.recognizers import VOSK_MIN_CONFIDENCE, Role
+from ..hearing.recognizers import VOSK_MIN_CONFIDENCE, Recognizer, Role
 from ..speaking.outputs import SimulatedOutput, SoundDeviceOutput
 from ..speaking.player import Player
 from ..speaking.rendering import SpeechBank
 from ..speaking.timeline import compile_routine, schedule
 from ..speaking.tts import SpeechCache, SpeechSettings
 from . import prompts, settings
-from .controller import Controller, Plan, Result, Timing
+from .controller import Controller
 from .history import History
+from .states import Plan, Result, Timing
 
 SYNC_TIMEOUT_S = 5.0
 """Simulated sessions: the longest the guide waits for the listener to catch up with a block."""
@@ -196,7 +197,7 @@ class Session:
     declined routine may be followed by the gentle one it offered)."""
 
     def __init__(self, parts: SessionParts, vocab: Vocabulary, options: SessionOptions, log: SessionLog,
-                 history: History, cache: SpeechCache | None = None, notices=print, recognizers: list | None = None,
+                 history: History, cache: SpeechCache | None = None, notices=print, recognizers: list[Recognizer] | None = None,
                  menu: bool = False):
         """`recognizers` replaces the ones chosen by options.engine (tests script them; what a
         scripted recognizer hears is taken as said, without the speech gate's check on sound).

@@ -3,8 +3,9 @@
 It reads the listener's events between output blocks (the player calls back before every block),
 so a command acts before the next 20 ms of audio. Every wait is played as blocks of silence with a
 timeout, so the clock is always audio time and nothing waits without listening. Each state's
-handler returns the next state, or ACT when a prompt or wait was interrupted; the run loop then
-acts on what interrupted it, in a loop rather than a recursion.
+handler takes the session's Progress (its one state object: the state, where in the timeline,
+the rate, the volume, deafness) and returns the next, or Act(progress) when a prompt or wait was
+interrupted; the run loop then acts on what interrupted it, in a loop rather than a recursion.
 
 Transitions (any state but the ends also goes to ended-by-pain on "pain", to paused when the guide
 can no longer hear, and ends as stopped on Ctrl-C or SIGTERM):
@@ -27,85 +28,30 @@ can no longer hear, and ends as stopped on Ctrl-C or SIGTERM):
 from __future__ import annotations
 
 import queue
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import replace
 from typing import Callable, Sequence
 
-from ..content.types import Answer, Command, Routine, ScreeningQuestion, Vocabulary
+from ..content.types import Answer, Command
 from ..hearing.events import Deaf, Heard, HearingBack
 from ..hearing.recognizers import SAFETY_COMMANDS
-from ..speaking.player import EventKind, Player, PlayerEvent
+from ..speaking.player import Player
 from ..speaking.rendering import SpeechBank
-from ..speaking.timeline import Cue, CueKind, Timeline, next_step, previous_step, step_start
+from ..speaking.timeline import Cue, CueKind, next_step, previous_step, step_start
+from ..speaking.tts import MAX_RATE_WPM, MIN_RATE_WPM
 from . import prompts
-from .conversation import RATE_STEP_WPM, Conversation, Interrupted
+from .conversation import Conversation, Interrupted
+from .settings import MIN_VOLUME
+from .states import Act, Plan, Progress, Result, State, Step, Timing
+
+RATE_STEP_WPM = 25
+VOLUME_STEP = 1.25
 
 _NAVIGATION = {Command.NEXT: next_step, Command.BACK: previous_step, Command.REPEAT: step_start}
 """next: the first speech of what follows this step; back: the previous step's start; repeat:
 this step's start. Never off either end of the timeline."""
 
 
-class _Act:
-    def __repr__(self) -> str:
-        return "ACT"
-
-
-ACT = _Act()
-"""What a handler returns when a prompt or wait was interrupted: act on what interrupted it (see
-Controller._acted), instead of calling the next handler from inside this one."""
-
-
-class State(str, Enum):
-    SCREENING = "screening"
-    SPEAKING = "speaking"
-    HOLDING = "holding"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    FINISHED = "finished"
-    ENDED_BY_PAIN = "ended-by-pain"
-
-
-@dataclass(frozen=True)
-class Timing:
-    """How long the controller waits, in seconds of session time."""
-
-    resume_window_s: float = 20.0
-    """After a stop: how long "resume" can still pick up the routine."""
-    pause_timeout_s: float = 600.0
-    """A pause longer than this ends the session."""
-    answer_window_s: float = 7.0
-    """After a screening question: how long to wait for yes or no."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What this session is to do, decided from the routine and the history before it starts."""
-
-    routine: Routine
-    timeline: Timeline
-    vocab: Vocabulary
-    questions: tuple[ScreeningQuestion, ...] = ()
-    """The screening questions to ask aloud (none when answered "no" within 30 days)."""
-    too_often: int = 0
-    """Sessions of a release routine in the last 24 hours, when that is already its daily limit."""
-    declined_because: str | None = None
-    """The reason of a question answered "yes" within 30 days: declined without asking again."""
-    screen_only: bool = False
-    """Ask the questions and end (outcome "screened"): `voiceguide screen` by voice."""
-    offer: Routine | None = None
-    """The gentle routine offered when this one is declined."""
-
-
-@dataclass
-class Result:
-    outcome: str  # one of history.OUTCOMES, or "screened" for a screening on its own
-    answers: dict = field(default_factory=dict)  # question text -> "yes" / "no"
-    offer_accepted: bool = False
-    signal: int | None = None
-    commands: list = field(default_factory=list)  # {"t", "command", "text"} of every command heard
-
-
-class Controller(Conversation):
+class Controller:
     """One routine, from screening to its end."""
 
     def __init__(
@@ -123,19 +69,24 @@ class Controller(Conversation):
     ):
         """`answered` is called once, when the routine itself starts: no yes/no answer is asked
         for after that, so the session can rest the recognizer that listens for them."""
-        super().__init__(player, bank, events, listener, clock, log, sync)
         self.plan = plan
-        self._answered = answered
+        self.bank = bank
         self.timing = timing
-        self.state = State.SCREENING if plan.questions else State.SPEAKING
+        self._player = player
+        self._listener = listener
+        self._clock = clock
+        self._log = log
+        self._answered = answered
+        self._voice = Conversation(player, bank, events, listener, clock, log, sync, on_cue=self._cue_started)
+        self.progress = Progress(State.SCREENING if plan.questions else State.SPEAKING, bank.settings.rate_wpm, player.volume)
         self.states: list[tuple[float, State]] = []
         """Every state entered, with its session time: the transitions, in order."""
-        self._question = 0
-        self._cue = 0
-        self._offset = 0
-        self._resume_to = State.SPEAKING
-        self.result = Result("error", commands=self.commands)
+        self.result = Result("error", commands=self._voice.commands)
         self._done = False
+
+    def interrupt(self, signum: int) -> None:
+        """Ctrl-C or SIGTERM: silence before the next block, and end. Safe in a signal handler."""
+        self._voice.interrupt(signum)
 
     # --- running --------------------------------------------------------------------------
 
@@ -147,92 +98,92 @@ class Controller(Conversation):
             State.PAUSED: self._paused,
             State.STOPPED: self._stopped,
         }
-        self._enter(self.state)
+        now = self.progress
+        self._enter(now.state)
         try:
             if self.plan.too_often:
-                self._say(prompts.too_often(self.plan.routine, self.plan.too_often))
-                self._end(State.FINISHED, "declined")
+                self._voice.say(prompts.too_often(self.plan.routine, self.plan.too_often))
+                now = self._end(now, State.FINISHED, "declined")
             elif self.plan.declined_because is not None:
-                interrupted = self._say(prompts.declined(self.plan.routine, self.plan.declined_because))
-                self._enter(self._acted(self._after(interrupted, None) or self._decline()))
+                interrupted = self._voice.say(prompts.declined(self.plan.routine, self.plan.declined_because))
+                now = self._acted(Act(now) if interrupted is not None else self._decline(now))
             while not self._done:
-                self._enter(self._acted(handlers[self.state]()))
+                now = self._acted(handlers[now.state](now))
+                self.progress = now
+                self._enter(now.state)
         except Interrupted:
             if not self._done:  # during the safety message it stays a pain
-                pain = self.state is State.ENDED_BY_PAIN
-                self._end(self.state if pain else State.STOPPED, "pain" if pain else "stopped")
-            self.result.signal = self._signal
+                pain = self.states[-1][1] is State.ENDED_BY_PAIN
+                self._end(now, State.ENDED_BY_PAIN if pain else State.STOPPED, "pain" if pain else "stopped")
+            self.result.signal = self._voice.signal
         return self.result
 
     def _enter(self, state: State) -> None:
         if not self.states or self.states[-1][1] is not state:
             self.states.append((self._clock.now(), state))
-        self.state = state
 
-    def _end(self, state: State, outcome: str) -> State:
+    def _end(self, now: Progress, state: State, outcome: str) -> Progress:
         self.result.outcome = outcome
         self._done = True
         self._enter(state)
         self._log.emit("ended", outcome=outcome)
-        return state
+        self.progress = replace(now, state=state)
+        return self.progress
 
-    def _on_player_event(self, event: PlayerEvent) -> None:
-        super()._on_player_event(event)
-        if self._main and event.kind is EventKind.CUE_STARTED:
-            self._cue = event.cue_index
-            cue = self._playing[event.cue_index].cue
-            self._enter(State.HOLDING if cue.kind is CueKind.HOLD else State.SPEAKING)
+    def _cue_started(self, index: int, cue: Cue) -> None:
+        self._enter(State.HOLDING if cue.kind is CueKind.HOLD else State.SPEAKING)
 
     # --- states -----------------------------------------------------------------------------
 
-    def _screening(self) -> State | _Act:
+    def _screening(self, now: Progress) -> Step:
         questions = self.plan.questions
-        if self._question == 0 and self._say(prompts.SCREEN_INTRO) is not None:
-            return ACT
-        while self._question < len(questions):
-            q = questions[self._question]
+        say, wait = self._voice.say, self._voice.wait
+        if now.question == 0 and say(prompts.SCREEN_INTRO) is not None:
+            return Act(now)
+        while now.question < len(questions):
+            q = questions[now.question]
             answer = None
             for _attempt in range(2):
-                if self._say(q.ask) is not None:
-                    return ACT
-                heard = self._wait(self.timing.answer_window_s, (*SAFETY_COMMANDS, Answer.YES, Answer.NO, Command.REPEAT, Deaf))
+                if say(q.ask) is not None:
+                    return Act(now)
+                heard = wait(self.timing.answer_window_s, (*SAFETY_COMMANDS, Answer.YES, Answer.NO, Command.REPEAT, Deaf))
                 if heard is None:
-                    if self._say(prompts.NOT_HEARD) is not None:
-                        return ACT
+                    if say(prompts.NOT_HEARD) is not None:
+                        return Act(now)
                     continue
                 if isinstance(heard, Heard) and heard.command in (Answer.YES, Answer.NO):
                     answer = heard.command
                     break
                 if isinstance(heard, Heard) and heard.command is Command.REPEAT:
                     continue
-                return ACT
+                return Act(now)
             if answer is None:
-                return self._after(self._say(prompts.NO_ANSWER_DECLINE), None) or self._decline()
+                return Act(now) if say(prompts.NO_ANSWER_DECLINE) is not None else self._decline(now)
             self.result.answers[q.ask] = answer.value
             if answer is Answer.YES:
-                if self._say(prompts.declined(self.plan.routine, q.reason)) is not None:
-                    return ACT
-                return self._decline()
-            self._question += 1
-        interrupted = self._say(prompts.ANSWERS_THANKS)
+                if say(prompts.declined(self.plan.routine, q.reason)) is not None:
+                    return Act(now)
+                return self._decline(now)
+            now = replace(now, question=now.question + 1)
+        interrupted = say(prompts.ANSWERS_THANKS)
         if self.plan.screen_only and interrupted is None:
-            return self._end(State.FINISHED, "screened")
-        return self._after(interrupted, State.SPEAKING)
+            return self._end(now, State.FINISHED, "screened")
+        return self._after(interrupted, now, State.SPEAKING)
 
-    def _decline(self) -> State:
+    def _decline(self, now: Progress) -> Progress:
         offer = self.plan.offer
         answers = (*SAFETY_COMMANDS, Answer.YES, Answer.NO)
         # An answer as soon as the offer is understood counts: it is only a question of what to do next.
-        heard = self._say(prompts.offer(offer), answers) if offer is not None else None
+        heard = self._voice.say(prompts.offer(offer), answers) if offer is not None else None
         if offer is not None and heard is None:
-            heard = self._wait(self.timing.answer_window_s, answers)
+            heard = self._voice.wait(self.timing.answer_window_s, answers)
         command = heard.command if isinstance(heard, Heard) else None
         if command is Command.PAIN:
-            return self._pain()
+            return self._pain(now)
         self.result.offer_accepted = command is Answer.YES
-        return self._end(State.FINISHED, "declined")
+        return self._end(now, State.FINISHED, "declined")
 
-    def _guiding(self) -> State | _Act:
+    def _guiding(self, now: Progress) -> Step:
         if self._answered is not None:
             self._answered()
             self._answered = None
@@ -240,136 +191,157 @@ class Controller(Conversation):
         # A new rate interrupted while it rendered (by a stop, say) is taken up once it is ready:
         # speech always resumes from a cue's start, so the cues' places are the same at any rate.
         self.bank.rendered()
-        halt = self._play(self.bank.timeline, accepts, self._cue, self._offset, main=True)
-        if self._pending is None:
-            return self._end(State.FINISHED, "completed")
-        self._cue, self._offset = halt.cue_index, halt.offset
-        return ACT
+        halt = self._voice.play(self.bank.timeline, accepts, now.cue, now.offset, main=True)
+        if self._voice.pending is None:
+            return self._end(now, State.FINISHED, "completed")
+        return Act(replace(now, cue=halt.cue_index, offset=halt.offset, state=self.states[-1][1]))
 
-    def _paused(self) -> State | _Act:
-        if self._deaf is not None:
-            heard = self._wait(self.timing.pause_timeout_s, (*SAFETY_COMMANDS, HearingBack))
+    def _paused(self, now: Progress) -> Step:
+        say, wait = self._voice.say, self._voice.wait
+        if now.deaf is not None:
+            heard = wait(self.timing.pause_timeout_s, (*SAFETY_COMMANDS, HearingBack))
             if isinstance(heard, HearingBack):
-                self._deaf = None
+                now = replace(now, deaf=None)
                 self._log.note("hearing again")
-                heard = self._say(prompts.HEARING_AGAIN, (*SAFETY_COMMANDS, Command.RESUME))
+                heard = say(prompts.HEARING_AGAIN, (*SAFETY_COMMANDS, Command.RESUME))
                 if heard is None:
-                    return State.PAUSED
+                    return now
         else:
-            heard = self._wait(self.timing.pause_timeout_s,
-                               (*SAFETY_COMMANDS, Command.RESUME, Command.HELP, Command.TIME_LEFT, Command.REPEAT, Deaf))
+            heard = wait(self.timing.pause_timeout_s,
+                         (*SAFETY_COMMANDS, Command.RESUME, Command.HELP, Command.TIME_LEFT, Command.REPEAT, Deaf))
         if heard is None:
-            self._say(prompts.TIMED_OUT)
-            return self._end(State.STOPPED, "error" if self._deaf else "stopped")
+            say(prompts.TIMED_OUT)
+            return self._end(now, State.STOPPED, "error" if now.deaf else "stopped")
         if isinstance(heard, Heard) and heard.command is Command.STOP:
-            self._chime()
-            self._say(prompts.TIMED_OUT)
-            return self._end(State.STOPPED, "stopped")
+            self._voice.chime()
+            say(prompts.TIMED_OUT)
+            return self._end(now, State.STOPPED, "stopped")
         if isinstance(heard, Heard) and heard.command in (Command.HELP, Command.TIME_LEFT, Command.REPEAT):
-            self._chime()
-            self._say(self._answer_for(heard.command))
-            return State.PAUSED
-        return ACT
+            self._voice.chime()
+            say(self._answer_for(heard.command, now))
+            return now
+        return Act(now)
 
-    def _stopped(self) -> State | _Act:
-        heard = self._wait(self.timing.resume_window_s, (*SAFETY_COMMANDS, Command.RESUME, Command.HELP, Command.REPEAT, Deaf))
-        if heard is None:
-            self._say(prompts.TIMED_OUT)
-            return self._end(State.STOPPED, "stopped")
-        if isinstance(heard, Heard) and heard.command is Command.STOP:
-            self._say(prompts.TIMED_OUT)
-            return self._end(State.STOPPED, "stopped")
+    def _stopped(self, now: Progress) -> Step:
+        say = self._voice.say
+        heard = self._voice.wait(self.timing.resume_window_s,
+                                 (*SAFETY_COMMANDS, Command.RESUME, Command.HELP, Command.REPEAT, Deaf))
+        if heard is None or isinstance(heard, Heard) and heard.command is Command.STOP:
+            say(prompts.TIMED_OUT)
+            return self._end(now, State.STOPPED, "stopped")
         if isinstance(heard, Heard) and heard.command in (Command.HELP, Command.REPEAT):
-            self._chime()
-            self._say(self._answer_for(heard.command))
-            return State.STOPPED
-        return ACT
+            self._voice.chime()
+            say(self._answer_for(heard.command, now))
+            return now
+        return Act(now)
 
     # --- what each command does -------------------------------------------------------------
 
-    def _acted(self, step: State | _Act) -> State:
-        """The state a handler leads to, having acted on what interrupted it (ACT) as often as
+    def _acted(self, step: Step) -> Progress:
+        """The progress a handler leads to, having acted on what interrupted it (Act) as often as
         acting is itself interrupted: a loop, not a recursion, however long the chain."""
-        while step is ACT:
-            step = self._act(self._pending)
+        while isinstance(step, Act):
+            step = self._act(step.progress, self._voice.pending)
         return step
 
-    def _act(self, pending) -> State | _Act:
-        """What a command, or deafness, does: the next state, or ACT when what it said was
+    def _act(self, now: Progress, pending) -> Step:
+        """What a command, or deafness, does: the next progress, or Act when what it said was
         interrupted in turn."""
+        voice = self._voice
         if isinstance(pending, Deaf):
-            self._deaf = pending
-            self._resume_to = State.SCREENING if self.state is State.SCREENING else State.SPEAKING
-            self._from_cue_start()
-            self._say(prompts.deaf(pending.kind, self._listener.heard_sound), (Command.PAIN, Command.STOP))
-            if isinstance(self._pending, Heard):
-                return ACT
-            return State.PAUSED
+            now = replace(self._from_cue_start(now), deaf=pending, resume_to=self._resume_to(now))
+            voice.say(prompts.deaf(pending.kind, self._listener.heard_sound), (Command.PAIN, Command.STOP))
+            return Act(now) if isinstance(voice.pending, Heard) else replace(now, state=State.PAUSED)
         command = pending.command
         if command is Command.PAIN:
-            return self._pain()
+            return self._pain(now)
         if command is Command.STOP:
-            if self.state in (State.PAUSED, State.STOPPED):
-                return self._end(State.STOPPED, "stopped")
-            self._resume_to = State.SCREENING if self.state is State.SCREENING else State.SPEAKING
-            self._chime()
-            self._jump(step_start)
-            if self._say(prompts.stopped(self.timing.resume_window_s), (*SAFETY_COMMANDS, Command.RESUME)) is not None:
-                return ACT
-            return State.STOPPED
+            if now.state in (State.PAUSED, State.STOPPED):
+                return self._end(now, State.STOPPED, "stopped")
+            voice.chime()
+            now = replace(self._jump(now, step_start), resume_to=self._resume_to(now))
+            return self._after(voice.say(prompts.stopped(self.timing.resume_window_s), (*SAFETY_COMMANDS, Command.RESUME)),
+                               now, State.STOPPED)
         if command is Command.RESUME:
-            if self.state in (State.PAUSED, State.STOPPED):
-                self._chime()
-                return self._resume_to
-            return self.state  # already going
-        self._chime()
+            if now.state in (State.PAUSED, State.STOPPED):
+                voice.chime()
+                return replace(now, state=now.resume_to)
+            return now  # already going
+        voice.chime()
         if command is Command.PAUSE:
-            self._resume_to = State.SPEAKING
-            self._from_cue_start()
-            return self._after(self._say(prompts.PAUSED, (*SAFETY_COMMANDS, Command.RESUME)), State.PAUSED)
+            now = replace(self._from_cue_start(now), resume_to=State.SPEAKING)
+            return self._after(voice.say(prompts.PAUSED, (*SAFETY_COMMANDS, Command.RESUME)), now, State.PAUSED)
         if command in _NAVIGATION:
-            self._jump(_NAVIGATION[command])
-            return State.SPEAKING
-        self._from_cue_start()
+            return replace(self._jump(now, _NAVIGATION[command]), state=State.SPEAKING)
+        now = self._from_cue_start(now)
         if command in (Command.SLOWER, Command.FASTER):
-            text = self._change_rate(RATE_STEP_WPM if command is Command.FASTER else -RATE_STEP_WPM)
-            if self._until_rendered() is not None:
-                return ACT
+            now, text = self._change_rate(now, RATE_STEP_WPM if command is Command.FASTER else -RATE_STEP_WPM)
+            if voice.until_rendered() is not None:
+                return Act(now)
         elif command in (Command.LOUDER, Command.SOFTER):
-            text = self._change_volume(command is Command.LOUDER)
+            now, text = self._change_volume(now, command is Command.LOUDER)
         else:
-            text = self._answer_for(command)
-        return self._after(self._say(text), State.SPEAKING)
+            text = self._answer_for(command, now)
+        return self._after(voice.say(text), now, State.SPEAKING)
 
-    def _after(self, interrupted, state: State | None) -> State | _Act | None:
-        """Where to go after a prompt: acting on what interrupted it (ACT), else `state`."""
-        return ACT if interrupted is not None else state
+    @staticmethod
+    def _after(interrupted, now: Progress, state: State) -> Step:
+        """Where to go after a prompt: acting on what interrupted it (from where the prompt
+        began), else `now` in `state`."""
+        return Act(now) if interrupted is not None else replace(now, state=state)
 
-    def _pain(self) -> State:
+    @staticmethod
+    def _resume_to(now: Progress) -> State:
+        return State.SCREENING if now.state is State.SCREENING else State.SPEAKING
+
+    def _pain(self, now: Progress) -> Progress:
         # Silence has already happened (the player stopped before this block); now the advice.
         # Only another stop cuts it short; nothing brings the routine back.
         self._enter(State.ENDED_BY_PAIN)
-        self._chime()
-        self._say(self.plan.routine.safety_message, (Command.STOP,))
-        return self._end(State.ENDED_BY_PAIN, "pain")
+        self._voice.chime()
+        self._voice.say(self.plan.routine.safety_message, (Command.STOP,))
+        return self._end(now, State.ENDED_BY_PAIN, "pain")
 
-    def _answer_for(self, command: Command) -> str:
+    def _answer_for(self, command: Command, now: Progress) -> str:
         if command is Command.HELP:
             return prompts.help_text(self.plan.vocab)
         if command is Command.REPEAT:  # while paused or stopped: the last thing said, again
-            return self.last_prompt or prompts.PAUSED
-        segments = self.bank.timeline[self._cue :]
-        left_s = sum(s.samples for s in segments) / self.player.output.rate
+            return self._voice.last_prompt or prompts.PAUSED
+        segments = self.bank.timeline[now.cue :]
+        left_s = sum(s.samples for s in segments) / self._player.output.rate
         return prompts.time_left(left_s)
+
+    def _change_rate(self, now: Progress, delta: int) -> tuple[Progress, str]:
+        """Speak `delta` words per minute faster (within the limits), rendered in the background
+        (see Conversation.until_rendered); and what to say about it."""
+        wpm = min(MAX_RATE_WPM, max(MIN_RATE_WPM, now.rate_wpm + delta))
+        done, limit = prompts.FASTER if delta > 0 else prompts.SLOWER
+        if wpm == now.rate_wpm:
+            return now, limit
+        self.bank.set_rate(wpm)
+        self._log.note(f"speech rate {wpm} words per minute")
+        return replace(now, rate_wpm=wpm), done
+
+    def _change_volume(self, now: Progress, louder: bool) -> tuple[Progress, str]:
+        """A step louder or softer (within the limits); and what to say about it."""
+        done, limit = prompts.LOUDER if louder else prompts.SOFTER
+        volume = min(1.0, max(MIN_VOLUME, now.volume * (VOLUME_STEP if louder else 1 / VOLUME_STEP)))
+        if abs(volume - now.volume) < 1e-6:
+            return now, limit
+        self._player.volume = volume
+        self._log.note(f"volume {round(volume * 100)}%")
+        return replace(now, volume=volume), done
 
     # --- where in the timeline ----------------------------------------------------------------
 
-    def _from_cue_start(self) -> None:
+    def _from_cue_start(self, now: Progress) -> Progress:
         """Speech picks up from the start of the interrupted cue; a silence or hold from where it was."""
-        if self._cue < len(self.bank.timeline) and self.bank.timeline[self._cue].cue.kind is CueKind.SPEECH:
-            self._offset = 0
+        timeline = self.bank.timeline
+        if now.cue < len(timeline) and timeline[now.cue].cue.kind is CueKind.SPEECH:
+            return replace(now, offset=0)
+        return now
 
-    def _jump(self, to: Callable[[Sequence[Cue], int], int]) -> None:
+    def _jump(self, now: Progress, to: Callable[[Sequence[Cue], int], int]) -> Progress:
         """To a place found by one of the timeline's pure functions (step_start, next_step,
         previous_step), from the start of its cue."""
-        self._cue, self._offset = to([s.cue for s in self.bank.timeline], self._cue), 0
+        return replace(now, cue=to([s.cue for s in self.bank.timeline], now.cue), offset=0)

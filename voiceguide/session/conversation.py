@@ -1,6 +1,7 @@
 """A conversation: speaking and listening at once. Prompts and waits are played block by block, with
-the listener's news taken before every block; each says which commands may interrupt it. The
-routine's Controller and the voice menu are both conversations.
+the listener's news taken before every block; each says which commands may interrupt it, and the
+call returns what did. The routine's Controller and the voice menu each hold one and decide what
+to do with what interrupted it; neither is one.
 """
 
 from __future__ import annotations
@@ -15,11 +16,7 @@ from ..hearing.recognizers import SAFETY_COMMANDS
 from ..speaking.player import EventKind, Halt, Player, PlayerEvent
 from ..speaking.rendering import Segment, SpeechBank
 from ..speaking.timeline import Cue, CueKind
-from ..speaking.tts import MAX_RATE_WPM, MIN_RATE_WPM
-from . import prompts
-from .settings import MIN_VOLUME
 
-RATE_STEP_WPM = 25
 FALSE_SILENCES_PER_CUE = 2
 """After this many silences of one cue that the decision did not confirm, the trigger is not
 heeded again until the next cue (decided stops and pains still act, within about a second):
@@ -29,7 +26,6 @@ DECISION_WAIT_S = 3.0
 """After a silence, how long the guide waits for the verdict on the utterance. The decider gives
 one within about a second of the trigger (0.8 s after it at most, see whisper.DECIDE_AFTER_TRIGGER_S); none
 by then means the listener is not keeping up, and the silence is taken as a stop."""
-VOLUME_STEP = 1.25
 RENDER_POLL_S = 0.1
 """While a new rate is rendered, the guide listens in silences this long."""
 
@@ -42,47 +38,83 @@ _PRIORITY = {Command.PAIN: 3, Command.STOP: 2}
 
 
 class Conversation:
-    """Speaking and listening at once: prompts and waits played block by block, with the
-    listener's news taken before every block; each prompt or wait says which commands may
-    interrupt it. The routine's Controller and the voice menu (menu.Menu) are both conversations."""
+    """Plays prompts, waits and the routine's timeline until the end or an interruption, listening
+    before every block. `say`, `wait` and `play` return what interrupted them (None when they
+    played to the end); the caller decides what it means.
+
+    `alarms_from`: the engine whose detections are alarms the owner screens itself (the voice
+    menu's spotter, see Menu); they go to `on_alarm` instead of interrupting. `on_cue(index, cue)`
+    is called as each cue of the timeline (`play(main=True)`) starts."""
 
     def __init__(self, player: Player, bank: SpeechBank, events: queue.Queue, listener, clock, log,
-                 sync: Callable[[], None] = lambda: None):
+                 sync: Callable[[], None] = lambda: None, on_cue: Callable[[int, Cue], None] = lambda i, cue: None,
+                 alarms_from: str | None = None, on_alarm: Callable[[Heard], None] = lambda heard: None):
         self.player = player
         self.bank = bank
         self.commands: list = []
         """{"t", "command", "text"} of every command heard."""
+        self.pending = None
+        """What interrupted the last prompt, wait or timeline (None: it played to the end)."""
+        self.signal: int | None = None
+        """The signal (Ctrl-C, SIGTERM) that ended the conversation, once one has."""
+        self.last_prompt: str | None = None
+        """What "repeat" says again."""
         self._events = events
         self._listener = listener
         self._clock = clock
         self._log = log
         self._sync = sync
+        self._on_cue = on_cue
+        self._alarms_from = alarms_from
+        self._on_alarm = on_alarm
         pcm = earcon(player.output.rate)
         self._earcon = [Segment(Cue(CueKind.TONE, "", round(len(pcm) * 1000 / player.output.rate)), len(pcm), pcm)]
-        self._pending = None
         self._accepts: frozenset = frozenset()
         self._playing: list[Segment] = []
         self._main = False  # whether the timeline (not a prompt) is playing
-        self._deaf: Deaf | None = None
+        self._quiet = False  # whether a wait is playing: nothing for an alarm to silence
         self._deciding = False  # waiting for the verdict on an utterance that silenced the guide
         self._false_silences: dict = {}
         """Cue index of what is playing -> its silences the decision did not confirm."""
         self._cue_playing = 0
-        self._signal: int | None = None
-        self.last_prompt: str | None = None
-        """What "repeat" says again."""
-        player.on_event = self._on_player_event
 
     def interrupt(self, signum: int) -> None:
         """Ctrl-C or SIGTERM: silence before the next block and end. Safe in a signal handler."""
-        self._signal = signum
+        self.signal = signum
         self.player.stop()
 
-    # --- playing and listening --------------------------------------------------------------
+    def say(self, text: str, accepts=SAFETY_COMMANDS):
+        """Speak a prompt; what interrupted it, or None."""
+        self.last_prompt = text
+        self.play(self.bank.prompt(text), accepts)
+        return self.pending
 
-    def _play(self, segments: list[Segment], accepts, start: int = 0, offset: int = 0, main: bool = False) -> Halt:
+    def chime(self) -> None:
+        self.play(self._earcon, SAFETY_COMMANDS)
+
+    def wait(self, seconds: float, accepts):
+        """Silence for up to `seconds`, listening; what ended it early, or None."""
+        samples = round(seconds * self.player.output.rate)
+        self._quiet = True
+        try:
+            self.play([Segment(Cue(CueKind.SILENCE, "", round(seconds * 1000)), samples, None)], accepts)
+        finally:
+            self._quiet = False
+        return self.pending
+
+    def alarm(self, heard: Heard) -> None:
+        """An alarm the owner takes as a reason to halt (see `alarms_from`): it halts what is
+        being said before the next block, if it may interrupt it and nothing else has. Not a wait:
+        there is nothing to silence, and the owner waits for the verdict instead."""
+        if not self._quiet and self.pending is None and heard.command in self._accepts:
+            self.pending = heard
+
+    def record(self, event: Heard, kind: str) -> None:
+        self._log.emit(kind, command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
+
+    def play(self, segments: list[Segment], accepts, start: int = 0, offset: int = 0, main: bool = False) -> Halt:
         """Play until the end, or until an accepted command, deafness or a signal; the reason is
-        left in self._pending (None when it played to the end). `main`: the routine's timeline,
+        left in `pending` (None when it played to the end). `main`: the routine's timeline,
         whose silences are events too, not a prompt or a wait.
 
         A Silence (the trigger heard what may be stop or pain, wherever stop may interrupt) halts
@@ -92,14 +124,14 @@ class Conversation:
         self._false_silences = {}
         while True:
             halt = self._play_once(segments, accepts, start, offset, main)
-            if self._signal is not None:
+            if self.signal is not None:
                 raise Interrupted
-            if not isinstance(self._pending, Silence):
+            if not isinstance(self.pending, Silence):
                 return halt
-            silence = self._pending
+            silence = self.pending
             verdict, said = self._await_verdict(accepts)
             if verdict is not None:
-                self._pending = verdict
+                self.pending = verdict
                 self._accepts = frozenset(accepts)
                 return halt
             start, offset = halt.cue_index, halt.offset
@@ -107,6 +139,20 @@ class Conversation:
             if start < len(segments) and segments[start].cue.kind is CueKind.SPEECH:
                 offset = 0
             self._log.emit("resumed", text=silence.text, heard_at=round(silence.t, 3), said=said)
+
+    def until_rendered(self):
+        """Wait, listening, until a new rate's speech is rendered; what interrupted the wait, or
+        None. A stop or pain said meanwhile acts at once (the rendering goes on, unused). On a
+        virtual clock the wait takes no session time, as the rendering would take none either."""
+        if not self._clock.real_time:
+            self.bank.rendered(None)
+            return None
+        while not self.bank.rendered():
+            if self.wait(RENDER_POLL_S, SAFETY_COMMANDS) is not None:
+                return self.pending
+        return None
+
+    # --- inside -----------------------------------------------------------------------------
 
     def _await_verdict(self, accepts):
         """Silence, listening, until the utterance is decided: (the command or deafness that
@@ -118,9 +164,9 @@ class Conversation:
                              (*accepts, Dismissed), 0, 0, main=False)
         finally:
             self._deciding = False
-        if self._signal is not None:
+        if self.signal is not None:
             raise Interrupted
-        verdict = self._pending
+        verdict = self.pending
         if isinstance(verdict, Dismissed):
             return None, verdict.text
         if verdict is None:  # no verdict in time: the safe reading of a possible stop
@@ -129,33 +175,20 @@ class Conversation:
         return verdict, None
 
     def _play_once(self, segments: list[Segment], accepts, start: int, offset: int, main: bool) -> Halt:
-        """Play until the end or the first interruption, whatever it is (see _play)."""
-        self._pending = None
+        """Play until the end or the first interruption, whatever it is (see play)."""
+        self.pending = None
         self._accepts = frozenset(accepts)
         self._playing = segments
         self._main = main
         self._cue_playing = start
+        self.player.on_event = self._on_player_event  # the player is shared: whoever plays hears of it
         return self.player.play(segments, start, offset, before_block=self._poll)
 
-    def _say(self, text: str, accepts=SAFETY_COMMANDS):
-        """Speak a prompt; what interrupted it, or None."""
-        self.last_prompt = text
-        self._play(self.bank.prompt(text), accepts)
-        return self._pending
-
-    def _chime(self) -> None:
-        self._play(self._earcon, SAFETY_COMMANDS)
-
-    def _wait(self, seconds: float, accepts):
-        """Silence for up to `seconds`, listening; what ended it early, or None."""
-        samples = round(seconds * self.player.output.rate)
-        self._play([Segment(Cue(CueKind.SILENCE, "", round(seconds * 1000)), samples, None)], accepts)
-        return self._pending
-
     def _poll(self) -> None:
-        """Before every block: take the listener's news and decide whether to interrupt."""
+        """Before every block: take the listener's news and decide whether to interrupt. Deafness
+        is looked for where Deaf may interrupt, and hearing again where HearingBack may."""
         self._sync()
-        if self._signal is not None:
+        if self.signal is not None:
             self.player.stop()
             return
         while True:
@@ -164,19 +197,17 @@ class Conversation:
             except queue.Empty:
                 break
             self._heard(event)
-        now = self._clock.now()
-        if self._deaf is None:
-            deaf = self._listener.deafness(now)
-            if deaf is not None and self._outranks(Deaf):
-                self._pending = deaf
-                self._log.note(f"cannot hear: {deaf.detail}")
-        elif HearingBack in self._accepts and self._listener.deafness(now) is None:
-            self._pending = HearingBack()
-        if self._pending is not None:
+        deaf = self._listener.deafness(self._clock.now())
+        if deaf is not None and self._outranks(Deaf):
+            self.pending = deaf
+            self._log.note(f"cannot hear: {deaf.detail}")
+        elif deaf is None and HearingBack in self._accepts:
+            self.pending = HearingBack()
+        if self.pending is not None:
             self.player.stop()
 
     def _outranks(self, kind) -> bool:
-        current = self._pending
+        current = self.pending
         if kind not in self._accepts:
             return False
         if kind is Deaf:
@@ -189,16 +220,19 @@ class Conversation:
         if isinstance(event, Silence):
             heeded = self._false_silences.get(self._cue_playing, 0) < FALSE_SILENCES_PER_CUE
             if Command.STOP in self._accepts and not self._deciding and heeded and (
-                    self._pending is None or isinstance(self._pending, Heard) and self._outranks(Command.STOP)):
-                self._pending = event
+                    self.pending is None or isinstance(self.pending, Heard) and self._outranks(Command.STOP)):
+                self.pending = event
             return
         if isinstance(event, Dismissed):
             if self._deciding:
-                self._pending = event
+                self.pending = event
+            return
+        if self._alarms_from is not None and event.engine == self._alarms_from:
+            self._on_alarm(event)
             return
         if self._deciding and event.command not in self._accepts:
             self._log.note(f"'{event.text}' does nothing here")
-            self._pending = Dismissed(event.text, event.engine, event.t)
+            self.pending = Dismissed(event.text, event.engine, event.t)
             return
         if event.command not in self._accepts:
             # Whisper decides every utterance: a "yes" in the room mid-routine is heard, and ignored.
@@ -206,14 +240,9 @@ class Conversation:
             return
         if isinstance(event.command, Command):
             self.commands.append({"t": round(event.t, 3), "command": event.command.value, "text": event.text})
-        self._record(event, "command")
-        if self._deaf is not None and event.command not in SAFETY_COMMANDS:
-            return  # a recognizer that has fallen behind may still report; only safety words act
+        self.record(event, "command")
         if self._outranks(event.command):
-            self._pending = event
-
-    def _record(self, event: Heard, kind: str) -> None:
-        self._log.emit(kind, command=event.command.value, text=event.text, engine=event.engine, heard_at=round(event.t, 3))
+            self.pending = event
 
     def _on_player_event(self, event: PlayerEvent) -> None:
         if event.kind is EventKind.SILENCED:
@@ -228,38 +257,5 @@ class Conversation:
             self._log.emit("cue_started", kind="speech", text=cue.text)
         elif cue.ms and (self._main or cue.kind is CueKind.TONE):
             self._log.emit("cue_started", kind=cue.kind.value)
-
-    def _until_rendered(self):
-        """Wait, listening, until a new rate's speech is rendered; what interrupted the wait, or
-        None. A stop or pain said meanwhile acts at once (the rendering goes on, unused). On a
-        virtual clock the wait takes no session time, as the rendering would take none either."""
-        if not self._clock.real_time:
-            self.bank.rendered(None)
-            return None
-        while not self.bank.rendered():
-            if self._wait(RENDER_POLL_S, SAFETY_COMMANDS) is not None:
-                return self._pending
-        return None
-
-    def _change_rate(self, delta: int) -> str:
-        """Speak `delta` words per minute faster (within the limits), rendered in the background
-        (see _until_rendered); what to say about it."""
-        settings = self.bank.settings
-        wpm = min(MAX_RATE_WPM, max(MIN_RATE_WPM, settings.rate_wpm + delta))
-        done, limit = prompts.FASTER if delta > 0 else prompts.SLOWER
-        if wpm == settings.rate_wpm:
-            return limit
-        self.bank.set_rate(wpm)
-        self._log.note(f"speech rate {wpm} words per minute")
-        return done
-
-    def _change_volume(self, louder: bool) -> str:
-        """A step louder or softer (within the limits); what to say about it."""
-        done, limit = prompts.LOUDER if louder else prompts.SOFTER
-        volume = self.player.volume * (VOLUME_STEP if louder else 1 / VOLUME_STEP)
-        volume = min(1.0, max(MIN_VOLUME, volume))
-        if abs(volume - self.player.volume) < 1e-6:
-            return limit
-        self.player.volume = volume
-        self._log.note(f"volume {round(volume * 100)}%")
-        return done
+        if self._main:
+            self._on_cue(event.cue_index, cue)

@@ -1,7 +1,7 @@
 """The voice menu of `voiceguide serve`: everything from choosing a routine to ending it, by voice.
 
-It is a Conversation like the routine's controller, on the same session (one listener, one player,
-one history), and hands the session to the controller while a routine runs. In the menu the
+It holds a Conversation as the routine's controller does, on the same session (one listener, one
+player, one history), and hands the session to the controller while a routine runs. In the menu the
 session listens with the safety spotter and the menu's own recognizer (a closed grammar of the
 menu's phrases, deciding when the person stops speaking), during a routine with the routine's.
 Transitions (stop and pain act in every state):
@@ -123,7 +123,7 @@ def again(vocab: Vocabulary) -> str:
     return f"Say {vocab.menu[MenuWord.START][0]} when you want another routine."
 
 
-class Menu(Conversation):
+class Menu:
     """Runs until interrupted, or until `until()` says so while waiting (a simulated serve ends
     once the person's recording is over). `run_routine(routine)` guides one routine on the same
     session and returns its results."""
@@ -135,24 +135,27 @@ class Menu(Conversation):
         self.routines = routines
         self._run_routine = run_routine
         self._until = until
+        self._log = session.log
         texts = [ready(self.vocab), offer(self.vocab, routines), listing(self.vocab, routines), menu_help(self.vocab),
                  again(self.vocab), PAIN_ADVICE, STOPPED, OFFER_TIMED_OUT, HEARING_AGAIN, name_first(self.vocab),
                  *(NOT_HEARING.format(reason=r) for r in _prompts.DEAF_REASONS.values())]
-        bank = SpeechBank(session.cache, session.speech, Timeline("menu", (), ()), texts)
-        parts = session.parts
-        super().__init__(session.player, bank, session.events, session.listener, parts.clock, session.log, sync)
+        self.bank = SpeechBank(session.cache, session.speech, Timeline("menu", (), ()), texts)
+        self._voice = Conversation(session.player, self.bank, session.events, session.listener, session.parts.clock,
+                                   session.log, sync, alarms_from=session.alarm_engine, on_alarm=self._alarm)
         self.state: MenuState | None = None
         self.routines_run = 0
-        self._alarm_engine = session.alarm_engine
         self._alarms: list[Heard] = []  # the spotter's, since the last verdict
-        self._quiet = False  # whether a wait (silence) is playing: nothing for an alarm to silence
+
+    def interrupt(self, signum: int) -> None:
+        """Ctrl-C or SIGTERM: silence before the next block, and close. Safe in a signal handler."""
+        self._voice.interrupt(signum)
 
     def run(self) -> int | None:
         """The menu until the end; the signal that ended it, if one did."""
         self._enter(MenuState.WAITING)
         handlers = {MenuState.WAITING: self._waiting, MenuState.OFFERING: self._offering, MenuState.DEAF: self._deafness}
         try:
-            heard = self._say(ready(self.vocab), self._accepts_in(MenuState.WAITING))
+            heard = self._voice.say(ready(self.vocab), self._accepts_in(MenuState.WAITING))
             state = self._react(heard, MenuState.WAITING) if heard is not None else MenuState.WAITING
             while state is not MenuState.CLOSED:
                 self._enter(state)
@@ -160,7 +163,7 @@ class Menu(Conversation):
         except Interrupted:
             pass
         self._enter(MenuState.CLOSED)
-        return self._signal
+        return self._voice.signal
 
     def _enter(self, state: MenuState) -> None:
         if state is not self.state:
@@ -169,25 +172,17 @@ class Menu(Conversation):
                 self.session.listener.listen_with(self.session.menu_roles)
         self.state = state
 
-    def _wait(self, seconds: float, accepts):
-        self._quiet = True
-        try:
-            return super()._wait(seconds, accepts)
-        finally:
-            self._quiet = False
-
-    def _heard(self, event: Heard) -> None:
-        if event.engine != self._alarm_engine:
-            return super()._heard(event)
+    def _alarm(self, event: Heard) -> None:
+        """The spotter heard stop or pain: an alarm, which silences the guide now if it speaks;
+        the verdict comes in _meaning."""
         self._alarms = [a for a in self._alarms if event.t - a.t < VERDICT_S] + [event]
-        self._record(event, "alarm")
-        if not self._quiet and self._pending is None and event.command in self._accepts:
-            self._pending = event  # silences the guide now; the verdict comes in _meaning
+        self._voice.record(event, "alarm")
+        self._voice.alarm(event)
 
     def _meaning(self, heard: Heard) -> Meaning:
         """What `heard` (an alarm that silenced the guide, or the grammar's verdict) meant."""
-        if heard.engine == self._alarm_engine:
-            verdict = self._wait(VERDICT_S, self._words())
+        if heard.engine == self.session.alarm_engine:
+            verdict = self._voice.wait(VERDICT_S, self._words())
             interrupted = True
         else:
             verdict, interrupted = heard, False
@@ -207,26 +202,25 @@ class Menu(Conversation):
         return (*(w for w in self._words() if state is not MenuState.OFFERING or w is not MenuWord.START), Deaf)
 
     def _waiting(self) -> MenuState:
-        heard = self._wait(WAIT_SLICE_S, self._accepts_in(MenuState.WAITING))
+        heard = self._voice.wait(WAIT_SLICE_S, self._accepts_in(MenuState.WAITING))
         if heard is None:
             return MenuState.CLOSED if self._until() else MenuState.WAITING
         return self._react(heard, MenuState.WAITING)
 
     def _offering(self) -> MenuState:
-        heard = self._say(offer(self.vocab, self.routines), self._accepts_in(MenuState.OFFERING))
+        heard = self._voice.say(offer(self.vocab, self.routines), self._accepts_in(MenuState.OFFERING))
         if heard is None:
-            heard = self._wait(CHOICE_WINDOW_S, self._accepts_in(MenuState.OFFERING))
+            heard = self._voice.wait(CHOICE_WINDOW_S, self._accepts_in(MenuState.OFFERING))
         if heard is None:
-            heard = self._say(f"{OFFER_TIMED_OUT} {again(self.vocab)}", self._accepts_in(MenuState.WAITING))
+            heard = self._voice.say(f"{OFFER_TIMED_OUT} {again(self.vocab)}", self._accepts_in(MenuState.WAITING))
             return self._react(heard, MenuState.WAITING) if heard is not None else MenuState.WAITING
         return self._react(heard, MenuState.OFFERING)
 
     def _deafness(self) -> MenuState:
-        heard = self._wait(WAIT_SLICE_S, (*_SAFETY, HearingBack))
+        heard = self._voice.wait(WAIT_SLICE_S, (*_SAFETY, HearingBack))
         if isinstance(heard, HearingBack):
-            self._deaf = None
             self._log.note("hearing again")
-            heard = self._say(HEARING_AGAIN, self._accepts_in(MenuState.WAITING))
+            heard = self._voice.say(HEARING_AGAIN, self._accepts_in(MenuState.WAITING))
             return self._react(heard, MenuState.WAITING) if heard is not None else MenuState.WAITING
         if heard is None:
             return MenuState.CLOSED if self._until() else MenuState.DEAF
@@ -234,25 +228,25 @@ class Menu(Conversation):
 
     def _react(self, heard, here: MenuState) -> MenuState:
         """What a word heard in the menu does; `here` is the state it was heard in."""
+        voice = self._voice
         if isinstance(heard, Deaf):
-            self._deaf = heard
-            self._say(NOT_HEARING.format(reason=_prompts.DEAF_REASONS[heard.kind]), _SAFETY)
+            voice.say(NOT_HEARING.format(reason=_prompts.DEAF_REASONS[heard.kind]), _SAFETY)
             return MenuState.DEAF
         what = self._meaning(heard)
         if what is Command.PAIN:
-            self._chime()
-            self._say(PAIN_ADVICE, (Command.STOP,))
+            voice.chime()
+            voice.say(PAIN_ADVICE, (Command.STOP,))
             return MenuState.WAITING
         if what is Command.STOP:
-            self._chime()
-            self._say(STOPPED, _SAFETY)
+            voice.chime()
+            voice.say(STOPPED, _SAFETY)
             return MenuState.WAITING
         if what is MenuWord.START:
-            self._chime()
+            voice.chime()
             return MenuState.OFFERING
         if isinstance(what, Choice) and here is MenuState.OFFERING:
             return self._guide(next(r for r in self.routines if r.id == what.routine))
-        self._chime()
+        voice.chime()
         if isinstance(what, Choice):
             text = name_first(self.vocab)
         elif what is MenuWord.LIST:
@@ -260,8 +254,8 @@ class Menu(Conversation):
         elif what is Command.HELP:
             text = menu_help(self.vocab)
         else:
-            text = self.last_prompt or ready(self.vocab)
-        follow = self._say(text, self._accepts_in(here))
+            text = voice.last_prompt or ready(self.vocab)
+        follow = voice.say(text, self._accepts_in(here))
         if isinstance(follow, Heard) or isinstance(follow, Deaf):
             return self._react(follow, here)
         return MenuState.WAITING if here is MenuState.WAITING else MenuState.OFFERING
@@ -270,14 +264,13 @@ class Menu(Conversation):
         self._enter(MenuState.GUIDING)
         results = self._run_routine(routine)
         self.routines_run += 1
-        self.player.on_event = self._on_player_event  # the controller had the player
         self.bank.set_rate(self.session.speech.rate_wpm)
         self.bank.rendered(None)  # between routines: nobody is waiting on the menu's words yet
         if results and results[-1].signal is not None:
-            self._signal = results[-1].signal
+            self._voice.interrupt(results[-1].signal)
             raise Interrupted
         self._enter(MenuState.WAITING)
         if results and results[-1].outcome == "pain":
             return MenuState.WAITING  # the safety message is the last word: no invitation to go on
-        heard = self._say(again(self.vocab), self._accepts_in(MenuState.WAITING))
+        heard = self._voice.say(again(self.vocab), self._accepts_in(MenuState.WAITING))
         return self._react(heard, MenuState.WAITING) if heard is not None else MenuState.WAITING

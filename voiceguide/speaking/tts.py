@@ -18,7 +18,7 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
@@ -151,7 +151,7 @@ def _wav_seconds(path: Path) -> float:
 class SpeechCache:
     """Rendered speech on disk under the XDG cache folder, rendered on a miss."""
 
-    def __init__(self, synthesizer_factory=Pyttsx3Synthesizer, engine_version: str | None = None, folder: Path | None = None):
+    def __init__(self, synthesizer_factory: Callable[[], Synthesizer] = Pyttsx3Synthesizer, engine_version: str | None = None, folder: Path | None = None):
         self._factory = synthesizer_factory
         self._synth: Synthesizer | None = None
         self.engine_version = engine_version or pyttsx3_version()
