@@ -39,13 +39,21 @@ WINDOW_FRAMES = 1000
 """Mel frames (10 ms each) the encoder sees: 10 s. Longer audio keeps its last 10 s."""
 MAX_TOKENS = 24
 """The free transcript of a command is a few tokens; a long one is other speech anyway."""
-SAFETY_LOG_PROB = -6.0
-"""A stop or pain phrase at least this likely (natural log) as the utterance's start is heard.
-Real stops scored -0.4 to -4.9 and every other real word at most -7.2 (../shared/realspeech, 160
-clips, 10 s window); a missed pain is the worst mistake, so the bar sits nearer the words."""
+STOP_LOG_PROB = -6.0
+"""A stop phrase at least this likely (natural log) as the utterance's start is heard. Real stops
+scored -0.4 to -4.9 and every other real word at most -7.2 (../shared/realspeech, 160 clips, 10 s
+window); a missed stop costs more than a false one, so the bar sits nearer the words (of all 830
+other real words, one scored -5.8)."""
+PAIN_LOG_PROB = -7.0
+"""A pain phrase at least this likely is heard: lower than stop's, since a missed pain is the worst
+mistake. At 10 dB SNR, synthesized "ouch" and "that hurts" whose free transcripts went wrong ("That
+was you", "F-ers") scored -6.3 and -6.6, and were dismissed at -6. As pain, nothing else real came
+near -7: of 830 other real words at most -7.7, of 258 real stops -8.2, of the running speech's
+utterances -7.9; of synthesized stops -8.9 (all of ../shared/realspeech, 2026-11-26)."""
 START_LOG_PROB = -15.0
 """The voice menu's start phrase, a few tokens long, is heard at this joint probability: taken by
 mistake it only opens the menu, and missed, nothing else does."""
+_BARS = {Command.STOP: STOP_LOG_PROB, Command.PAIN: PAIN_LOG_PROB, MenuWord.START: START_LOG_PROB}
 _WORD = re.compile(r"[a-z']+")
 _CLAUSE = re.compile(r"[.,!?;:]+")
 
@@ -115,11 +123,9 @@ class WhisperDecider:
             phrase, score = max(((p, s) for (c, p), s in safety.items() if c is command), key=lambda x: x[1])
             in_text = self._find(said, command)
             if in_text is not None:
-                return Decision(command, in_text, math.exp(max(score, SAFETY_LOG_PROB)), transcript)
-            # "Stopped" starts with the token " Stop" too: the transcript's own first word says
-            # whether the forced choice scored a word or the start of a longer one.
-            longer = bool(said) and said[0] != phrase.split()[0] and said[0].startswith(phrase.split()[0])
-            if score >= (START_LOG_PROB if command is MenuWord.START else SAFETY_LOG_PROB) and not longer:
+                # Written out in the transcript: at least as sure as a stop at its bar.
+                return Decision(command, in_text, math.exp(max(score, STOP_LOG_PROB)), transcript)
+            if score >= _BARS[command] and not longer_word(said, phrase):
                 return Decision(command, phrase, math.exp(score), transcript)
         # Other commands only as a clause of their own: "Next." or "Okay. Next." is a command, "see
         # you next week" is talk in the room. Clauses, not the whole utterance: the window may hold
@@ -179,6 +185,16 @@ class WhisperDecider:
             lp = sum(float(rows[prompt][k][tok]) for k, tok in enumerate(tokens))
             scores[(meaning, phrase)] = max(lp, scores.get((meaning, phrase), -math.inf))
         return scores
+
+
+def longer_word(said: tuple[str, ...], phrase: str) -> bool:
+    """Whether the transcript says the phrase with a longer last word ("Stopped" for "Stop"): the
+    forced choice then scored the start of another word. Only the phrase's own words count: "It's
+    hard" is not a longer "It hurts" (at 10 dB SNR Whisper wrote that for a synthesized "it hurts"
+    whose forced choice scored -2.1, and the pain was dismissed)."""
+    *head, last = words(phrase)
+    n = len(head)
+    return len(said) > n and said[:n] == tuple(head) and said[n] != last and said[n].startswith(last)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
