@@ -21,7 +21,6 @@ from voiceguide.hearing.whisper import longer_word, words
 
 from ..conftest import run_cli
 
-
 STOPS = sample("sc/stop/*.wav", 30) + sample("laptop/stop/*.wav", 10)
 OTHERS = [p for p in sample("sc/*/*.wav", 120, seed=11) if p.parent.name not in ("stop", "_silence")]
 OTHERS += sample("laptop/[bf]*/*.wav", 20)
