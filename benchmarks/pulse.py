@@ -92,15 +92,37 @@ class PulseServer:
         self.pactl("set-default-source", self.default_source)
         self._zeros = open("/dev/zero", "rb")
         for sink in self.sinks:
-            keepalive = subprocess.Popen(
-                ["pacat", "--playback", f"--device={sink}", "--latency-msec=10", "--raw", "--rate=16000", "--channels=1"],
-                env={**os.environ, **self.env}, stdin=subprocess.PIPE if sink == MIC_SINK else self._zeros,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
-            self._keepalives.append(keepalive)
-            if sink == MIC_SINK:
-                threading.Thread(target=_mic_noise, args=(keepalive.stdin,), daemon=True).start()
+            self._keep_alive(sink)
         return self
+
+    @contextlib.contextmanager
+    def extra_sinks(self, names: list[str]):
+        """More null sinks while inside, each with its keepalive: without one, a stream's first
+        20 ms played into it and the rest 1.7 s later (the 2-second blocks), and a sentence seemed
+        to last 8.2 s. Their keepalives ask for 50 ms: fourteen at 10 ms kept the server so busy
+        that the test playing into them took 30 to 42 s instead of 20."""
+        modules = [self.pactl("load-module", "module-null-sink", f"sink_name={n}").stdout.strip() for n in names]
+        keepalives = [self._keep_alive(n, latency_ms=50) for n in names]
+        try:
+            yield
+        finally:
+            for keepalive in keepalives:
+                keepalive.kill()
+                keepalive.wait(timeout=5)
+                self._keepalives.remove(keepalive)
+            for module in modules:
+                self.pactl("unload-module", module, check=False)
+
+    def _keep_alive(self, sink: str, latency_ms: int = 10) -> subprocess.Popen:
+        keepalive = subprocess.Popen(
+            ["pacat", "--playback", f"--device={sink}", f"--latency-msec={latency_ms}", "--raw", "--rate=16000", "--channels=1"],
+            env={**os.environ, **self.env}, stdin=subprocess.PIPE if sink == MIC_SINK else self._zeros,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self._keepalives.append(keepalive)
+        if sink == MIC_SINK:
+            threading.Thread(target=_mic_noise, args=(keepalive.stdin,), daemon=True).start()
+        return keepalive
 
     @contextlib.contextmanager
     def echo(self, latency_ms: int = 50, volume_percent: int = 100):

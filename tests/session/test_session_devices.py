@@ -351,19 +351,21 @@ def test_serve_says_aloud_why_it_cannot_start_once_and_exits_as_the_service_expe
     }
     base = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     running = []
-    for i, (env, flags, *_) in enumerate(rows.values()):
-        pulse.pactl("load-module", "module-null-sink", f"sink_name=row{i}")
-        heard = tmp_path / f"row{i}.raw"
-        recorder = subprocess.Popen(["parec", f"--device=row{i}.monitor", "--raw", "--format=s16le", "--rate=16000",
-                                     "--channels=1", str(heard)], env={**os.environ, **pulse.env})
-        child = subprocess.Popen([sys.executable, "-m", "voiceguide", "serve", *flags], env={**base, **env, "PULSE_SINK": f"row{i}"},
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        running.append((heard, recorder, child))
-    lines = [child.communicate(timeout=120)[1] for *_, child in running]
-    time.sleep(0.3)  # the last of the sound reaches the recorders
-    for (name, (_, _, status, says, sentence)), (heard, recorder, child), stderr in zip(rows.items(), running, lines):
-        recorder.terminate()
-        recorder.wait()
+    with pulse.extra_sinks([f"row{i}" for i in range(len(rows))]):
+        for i, (env, flags, *_) in enumerate(rows.values()):
+            heard = tmp_path / f"row{i}.raw"
+            recorder = subprocess.Popen(["parec", f"--device=row{i}.monitor", "--raw", "--format=s16le", "--rate=16000",
+                                         "--channels=1", str(heard)], env={**os.environ, **pulse.env})
+            child = subprocess.Popen([sys.executable, "-m", "voiceguide", "serve", *flags],
+                                     env={**base, **env, "PULSE_SINK": f"row{i}"}, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+            running.append((heard, recorder, child))
+        lines = [child.communicate(timeout=120)[1] for *_, child in running]
+        time.sleep(0.3)  # the last of the sound reaches the recorders
+        for _, recorder, _ in running:
+            recorder.terminate()
+            recorder.wait()
+    for (name, (_, _, status, says, sentence)), (heard, _, child), stderr in zip(rows.items(), running, lines):
         assert child.returncode == status and len(stderr.splitlines()) == 1 and says in stderr, (name, stderr)
         samples = np.frombuffer(heard.read_bytes()[: heard.stat().st_size // 2 * 2], np.int16)
         loud = np.flatnonzero(np.abs(samples) > 300) / INPUT_RATE
