@@ -114,8 +114,9 @@ class Controller:
         except Interrupted:
             if not self._done:  # during the safety message it stays a pain
                 pain = self.states[-1][1] is State.ENDED_BY_PAIN
-                self._end(now, State.ENDED_BY_PAIN if pain else State.STOPPED, "pain" if pain else "stopped")
+                now = self._end(now, State.ENDED_BY_PAIN if pain else State.STOPPED, "pain" if pain else "stopped")
             self.result.signal = self._voice.signal
+        self.progress = now
         return self.result
 
     def _enter(self, state: State) -> None:
@@ -127,8 +128,7 @@ class Controller:
         self._done = True
         self._enter(state)
         self._log.emit("ended", outcome=outcome)
-        self.progress = replace(now, state=state)
-        return self.progress
+        return replace(now, state=state)
 
     def _cue_started(self, index: int, cue: Cue) -> None:
         self._enter(State.HOLDING if cue.kind is CueKind.HOLD else State.SPEAKING)
