@@ -1,10 +1,18 @@
+import multiprocessing
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def processes(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for recognizers that hold the GIL or take a core each (pocketsphinx,
+    Whisper), started afresh rather than forked from a test process that has threads running."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -5,9 +5,6 @@ voice nor the room's noise."""
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-
 import numpy as np
 import pytest
 
@@ -18,6 +15,8 @@ from voiceguide.hearing.engines import recognizers_for
 from voiceguide.hearing.inputs import PcmInput
 from voiceguide.hearing.listener import listen_to
 from voiceguide.hearing.recognizers import Role
+
+from ..conftest import processes
 
 GUIDE = [
     "Sit on a sturdy chair with your feet flat on the floor.", "Let your shoulders drop away from your ears.",
@@ -213,7 +212,7 @@ def _double_talk_heard(vocab, mic, played, cancel: bool) -> tuple:
 def test_stop_and_pain_over_the_guides_voice_are_heard_and_its_voice_is_not(vocab, double_talk):
     mic, played = double_talk
     # The control in a process of its own, meanwhile (pocketsphinx holds the GIL while it decodes).
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with processes(1) as pool:
         control = pool.submit(_double_talk_heard, vocab, mic, None, False)
         scores, own_voice = _double_talk_heard(vocab, mic, played, True)
         _, own_voice_uncancelled = control.result()

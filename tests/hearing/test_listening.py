@@ -9,11 +9,10 @@ is tuned to miss as few stops and pains as it can, at the price of false ones.
 """
 
 import json
-import multiprocessing
 import os
 import queue
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,8 @@ from voiceguide.hearing.events import Heard
 from voiceguide.hearing.inputs import PcmInput
 from voiceguide.hearing.listener import Dedup, Listener, listen_to
 from voiceguide.hearing.recognizers import Role, VoskRecognizer, load_vosk_model
+
+from ..conftest import processes
 
 SAFETY = ("stop", "pain")
 # Measured on this machine, 2026-11-22 (pocketsphinx, tuned thresholds in content/commands/en.yaml):
@@ -76,7 +77,7 @@ def heard(sets, english):
     """_heard_in each set, one process per core; the other commands first, which take longest (all
     three recognizers hear them), so that the other sets share the second core meanwhile."""
     order = sorted(sets, key=lambda name: name != "commands")
-    with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with processes(os.cpu_count() or 1) as pool:
         found = {name: pool.submit(_heard_in, name, sets[name], english) for name in order}
         return {name: f.result() for name, f in found.items()}
 

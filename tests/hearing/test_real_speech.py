@@ -6,8 +6,6 @@ targets in issue 20, not the targets."""
 from __future__ import annotations
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,7 @@ from voiceguide.audio import INPUT_RATE, Pcm, write_wav
 from voiceguide.content.loading import load_library
 from voiceguide.hearing.whisper import longer_word, words
 
-from ..conftest import run_cli
+from ..conftest import processes, run_cli
 
 STOPS = sample("sc/stop/*.wav", 30) + sample("laptop/stop/*.wav", 10)
 OTHERS = [p for p in sample("sc/*/*.wav", 120, seed=11) if p.parent.name not in ("stop", "_silence")]
@@ -38,7 +36,7 @@ def heard() -> dict[str, list]:
     core (each listener decides with one thread)."""
     clips = STOPS + OTHERS
     half = len(clips) // 2
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with processes(2) as pool:
         parts = [pool.submit(_scores, part) for part in (clips[:half], clips[half:])]
         scores = parts[0].result() + parts[1].result()
     return {"stops": scores[: len(STOPS)], "others": scores[len(STOPS) :]}
