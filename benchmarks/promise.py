@@ -249,10 +249,10 @@ def all_table(f: dict) -> str:
                  f"device sessions ended by a command heard in the guide's own voice before the word: {len(f['device']['ended_by_its_own_voice'])}\n")
     conditions = ("clean", "10 dB", "double talk")
     lines += ["| synthesized phrase (espeak-ng, flite, festival): silenced by 150 ms / decided right by 1 s / "
-              "taken as the other of stop and pain | clean | 10 dB SNR | double talk (echo cancelled) |",
+              "asked about instead (maybe pain) / taken as the other of stop and pain | clean | 10 dB SNR | double talk (echo cancelled) |",
               "| --- | --- | --- | --- |"]
     for text, by in f["recall"].items():
-        cells = [f"{by[k]['silenced']} / {by[k]['decided']} / {by[k]['wrong']} of {by[k]['said']}" for k in conditions]
+        cells = [f"{by[k]['silenced']} / {by[k]['decided']} / {by[k]['asked']} / {by[k]['wrong']} of {by[k]['said']}" for k in conditions]
         lines.append(f"| {text} ({by['clean']['command']}) | {' | '.join(cells)} |")
     lines.append(f"\ntargets: {TARGETS['recall']}\n")
     own, s = f["own_voice"], f["session"]

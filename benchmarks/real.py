@@ -38,6 +38,7 @@ def bench_real(stops: int = 100, others: int = 150) -> dict:
             "as_pain": sum("pain" in c.decided for c in scores),
             "as_other_command": sum(bool(c.decided - {"stop", "pain"}) for c in scores),
             "silenced": sum(c.silenced for c in scores),
+            "asked": sum(c.asked for c in scores),
             "decided_after_s": percentiles([c.decided_after_s for c in scores if c.decided_after_s is not None]),
         }
     talk = realspeech.running_speech()
@@ -46,10 +47,11 @@ def bench_real(stops: int = 100, others: int = 150) -> dict:
 
     events = realspeech.listen(vocab, talk)
     hours = len(talk) / INPUT_RATE / 3600
-    decided = [e.command.value for e in events if isinstance(e, Heard)]
+    decided = [e.command.value for e in events if isinstance(e, Heard) and e.sure]
     figures["running"] = {
         "minutes": hours * 60,
         "false_silences_per_hour": sum(isinstance(e, Silence) for e in events) / hours,
+        "asked_per_hour": sum(isinstance(e, Heard) and not e.sure for e in events) / hours,
         "false_stops_per_hour": decided.count("stop") / hours,
         "false_pains_per_hour": decided.count("pain") / hours,
         "other_commands_per_hour": (len(decided) - decided.count("stop") - decided.count("pain")) / hours,
@@ -72,9 +74,11 @@ def real_table(f: dict) -> str:
         f"| other real words taken as stop | {ot['as_stop'] / ot['n']:.1%} ({ot['as_stop']}/{ot['n']}) | {t['other_as_stop']} |",
         f"| other real words taken as another command (yes, no, go...: the answers and \"go on\" among them) | {ot['as_other_command']}/{ot['n']} | (reported) |",
         f"| other real words that silenced the guide | {ot['silenced']}/{ot['n']} | (reported) |",
+        f"| real words after which the guide asked whether something hurt: stops, others | {st['asked']}/{st['n']}, {ot['asked']}/{ot['n']} | (reported) |",
         f"| running speech ({run['minutes']:.1f} min): false pains per hour | {run['false_pains_per_hour']:.0f} | {t['false_pains']} |",
         f"| running speech: false stops per hour | {run['false_stops_per_hour']:.0f} | {t['false_stops']} |",
         f"| running speech: false silences per hour | {run['false_silences_per_hour']:.0f} | {t['false_silences']} |",
+        f"| running speech: times an hour the guide asked whether something hurt | {run['asked_per_hour']:.0f} | (reported) |",
         f"| running speech: other commands decided per hour | {run['other_commands_per_hour']:.0f} | (reported) |",
         f"| listener CPU, % of one core per second of this audio (two stages) | {f['cpu_percent_of_audio']:.1f}% | (reported) |",
     ])

@@ -72,6 +72,7 @@ class ClipScore:
     decided: set  # the commands decided for the clip
     silenced: bool  # the trigger silenced the guide by TRIGGER_S after the clip's end
     decided_after_s: float | None  # from the clip's end to its first decision
+    asked: bool  # the guide asked whether something hurt (a maybe pain)
 
 
 def score_clips(events: list, spans: list[tuple[float, float]]) -> list[ClipScore]:
@@ -80,8 +81,10 @@ def score_clips(events: list, spans: list[tuple[float, float]]) -> list[ClipScor
     scores = []
     for start, end in spans:
         mine = [e for e in events if isinstance(e, Heard) and start <= e.t <= end + DECISION_S]
+        sure = [e for e in mine if e.sure]
         silenced = any(isinstance(e, Silence) and start <= e.t <= end + TRIGGER_S for e in events)
-        scores.append(ClipScore({e.command.value for e in mine}, silenced, mine[0].t - end if mine else None))
+        scores.append(ClipScore({e.command.value for e in sure}, silenced, mine[0].t - end if mine else None,
+                                len(sure) < len(mine)))
     return scores
 
 

@@ -86,18 +86,20 @@ def heard_as(events: list[Heard], speech: SpeechSet, commands: tuple[str, ...]) 
 def staged(events: list, speech: SpeechSet) -> dict:
     """The two-stage listener, phrase by phrase, timed as on real people (realspeech.TRIGGER_S,
     DECISION_S): {text: {"command", "said", "silenced" (a Silence or the command itself by
-    TRIGGER_S after the word), "decided" (its command by DECISION_S), "wrong" (the other safety
-    command by then)}}."""
+    TRIGGER_S after the word), "decided" (its command by DECISION_S), "asked" (not decided, but
+    asked about as maybe pain by then), "wrong" (the other safety command decided by then)}}."""
     rows: dict = {}
     for u in speech.utterances:
         if u.command is None:
             continue
-        row = rows.setdefault(u.text, {"command": u.command, "said": 0, "silenced": 0, "decided": 0, "wrong": 0})
+        row = rows.setdefault(u.text, {"command": u.command, "said": 0, "silenced": 0, "decided": 0, "asked": 0, "wrong": 0})
         near = [e for e in events if u.start_s <= e.t <= u.end_s + DECISION_S]
-        decided = {e.command.value for e in near if isinstance(e, Heard)}
+        decided = {e.command.value for e in near if isinstance(e, Heard) and e.sure}
+        asked = {e.command.value for e in near if isinstance(e, Heard) and not e.sure}
         row["said"] += 1
         row["silenced"] += any(e.t <= u.end_s + TRIGGER_S and (isinstance(e, Silence) or e.command.value in SAFETY)
                                for e in near)
         row["decided"] += u.command in decided
+        row["asked"] += u.command not in decided and u.command in asked
         row["wrong"] += bool(decided & set(SAFETY) - {u.command})
     return rows

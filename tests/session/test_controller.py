@@ -69,9 +69,11 @@ class Says:
     """One scripted utterance: `command` is heard `delay_s` after the guide starts saying `after`
     (its `nth` time), or at `at_s` on the session clock."""
 
-    def __init__(self, command, after: str | None = None, delay_s: float = 0.5, nth: int = 1, at_s: float | None = None, text: str | None = None):
+    def __init__(self, command, after: str | None = None, delay_s: float = 0.5, nth: int = 1, at_s: float | None = None, text: str | None = None,
+                 sure: bool = True):
         self.command, self.after, self.delay_s, self.nth, self.at_s = command, after, delay_s, nth, at_s
         self.text = text or str(getattr(command, "value", ""))
+        self.sure = sure  # False: Whisper's maybe pain, which the guide asks about
 
     def due(self, records) -> float | None:
         if self.at_s is not None:
@@ -114,7 +116,7 @@ class ScriptedRecognizer:
                     assert self.events is not None, "the session's queue is set before it starts"
                     self.events.put(says.command(says.text, self.engine, t))
                 else:
-                    heard.append(Heard(says.command, says.text, self.engine, 1.0, t))
+                    heard.append(Heard(says.command, says.text, self.engine, 1.0, t, sure=says.sure))
         return heard
 
     def finish(self, t):
@@ -618,6 +620,47 @@ def test_a_silence_in_a_hold_picks_the_hold_up_where_it_was(guide):
     # 6 s of hold in all: the 2 s before the silence, and the rest after the verdict.
     assert 6.0 <= after_hold - hold_start - (resumed["t"] - first(records, "silenced")["t"]) <= 6.0 + 0.1
     assert result.outcome == "completed"
+
+
+ASKED = "Did something hurt? Please say yes or no."
+
+
+def test_a_maybe_pain_after_a_silence_is_asked_about_and_yes_ends_with_the_safety_message(guide):
+    script = [Says(Silence, after="Lean back slowly.", delay_s=0.4, text="pain"),
+              Says(Command.PAIN, after="Lean back slowly.", delay_s=1.0, text="ouch", sure=False),
+              Says(Answer.YES, after=ASKED, delay_s=2.8)]
+    (result,), records, session = guide(script)
+    silenced = first(records, "silenced")
+    assert spoken(records, silenced["t"]) == [ASKED, "Let's end here and rest."]
+    assert first(records, "asked")["text"] == "ouch"
+    assert result.outcome == "pain" and result.commands[-1]["command"] == "pain"
+    assert states(session)[-1] is State.ENDED_BY_PAIN
+
+
+def test_a_maybe_pain_answered_no_picks_the_sentence_up_again_from_its_start(guide):
+    script = [Says(Command.PAIN, after="Lean back slowly.", delay_s=0.6, text="that hurts", sure=False),
+              Says(Answer.NO, after=ASKED, delay_s=2.8)]
+    (result,), records, session = guide(script)
+    asked = first(records, "asked")
+    assert 0 <= first(records, "silenced")["t"] - asked["heard_at"] <= BLOCK_MS / 1000 + 1e-3  # it halts the guide at once
+    assert spoken(records, asked["t"]) [:2] == [ASKED, "Lean back slowly."]
+    assert first(records, "resumed")["text"] == "that hurts"
+    assert result.outcome == "completed" and result.commands == []
+
+
+def test_a_maybe_pain_with_no_answer_stays_stopped_and_never_resumes_by_itself(guide):
+    (result,), records, session = guide([Says(Command.PAIN, after="Lean back slowly.", delay_s=0.6, sure=False)])
+    asked = spoken(records).index(ASKED)
+    assert spoken(records)[asked + 1 :] == ["Stopped. Say resume within 3 seconds to pick up from the start of this step.",
+                                            "I'll end the session here. Take care."]
+    assert result.outcome == "stopped" and "Come up again." not in spoken(records)
+
+
+def test_a_maybe_pain_answered_with_pain_or_stop_is_that(guide):
+    for answer, outcome in ((Command.PAIN, "pain"), (Command.STOP, "stopped")):
+        script = [Says(Command.PAIN, after="Sit tall.", delay_s=0.3, sure=False), Says(answer, after=ASKED, delay_s=1.5)]
+        (result,), records, _ = guide(script)
+        assert result.outcome == outcome, answer
 
 
 def test_the_history_is_private_to_the_user(tmp_path):

@@ -20,10 +20,14 @@ class Heard:
     engine: str
     confidence: float  # 0..1
     t: float  # seconds on the session clock (audio time) when it was decided
+    sure: bool = True
+    """False: Whisper found the utterance may be a pain phrase, but not likely enough to decide it;
+    the guide asks whether something hurts, and "yes" is pain."""
 
     def to_json(self) -> dict:
-        return {"t": round(self.t, 3), "command": self.command.value, "text": self.text, "engine": self.engine,
-                "confidence": round(self.confidence, 3)}
+        """A decision to act on; one to ask about is a record of its own, without "command"."""
+        return {"t": round(self.t, 3), "command" if self.sure else "ask": self.command.value, "text": self.text,
+                "engine": self.engine, "confidence": round(self.confidence, 3)}
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,13 @@ at -6.3 and -6.6, their transcripts "That was you" and "F-ers"), but 3 of 494 sy
 of the routines' narration (4 voices, clean and at 10 dB) were taken for pain, which -6 took for
 nothing; on real talk the margin was thinner than on single words (the running speech's utterances
 reached -7.9, all 830 other real words -7.7)."""
+ASK_LOG_PROB = -7.0
+"""A pain phrase at least this likely, though under SAFETY_LOG_PROB, is neither decided nor
+dismissed: the guide asks whether something hurts (Decision.sure False). At 10 dB SNR Whisper wrote
+synthesized pains as "That was you" and "F-ers" with forced choices of -6.3 and -6.6, and clean
+espeak-ng's "pain" as "And" at -6.6; nothing a real person said came near (../shared/realspeech:
+every other real word at most -7.7, real stops -8.2, the running speech's utterances -7.9). A question
+asked by mistake costs a yes or no; a pain dismissed, the worst mistake."""
 START_LOG_PROB = -15.0
 """The voice menu's start phrase, a few tokens long, is heard at this joint probability: taken by
 mistake it only opens the menu, and missed, nothing else does."""
@@ -64,6 +71,7 @@ class Decision:
     text: str  # the phrase decided, or the free transcript when nothing was meant
     confidence: float  # 0..1
     transcript: str
+    sure: bool = True  # False: maybe pain (see ASK_LOG_PROB), to be asked about
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -117,13 +125,20 @@ class WhisperDecider:
         transcript = self._tok.decode(tokens).strip()
         safety = self._safety_scores(encoded)
         said = words(transcript)
+        unsure = None
         for command in self._forced:
             phrase, score = max(((p, s) for (c, p), s in safety.items() if c is command), key=lambda x: x[1])
             in_text = self._find(said, command)
             if in_text is not None:
                 return Decision(command, in_text, math.exp(max(score, SAFETY_LOG_PROB)), transcript)
-            if score >= _BARS[command] and not longer_word(said, phrase):
+            if longer_word(said, phrase):
+                continue
+            if score >= _BARS[command]:
                 return Decision(command, phrase, math.exp(score), transcript)
+            if command is Command.PAIN and score >= ASK_LOG_PROB:
+                unsure = Decision(command, phrase, math.exp(score), transcript, sure=False)
+        if unsure is not None:  # a surer stop (or start phrase) goes first: a stop silences too
+            return unsure
         # Other commands only as a clause of their own: "Next." or "Okay. Next." is a command, "see
         # you next week" is talk in the room. Clauses, not the whole utterance: the window may hold
         # the end of the guide's own sentence too. The last one counts ("no, stop" means stop).
@@ -258,7 +273,7 @@ class WhisperUtterances:
         if self._deadline is not None and self._deadline - DECIDE_AFTER_TRIGGER_S <= t:
             self._deadline = None  # its trigger was in this utterance (a later one's stands)
         d = self._decider.decide(audio)
-        return [Heard(d.meaning, d.text, self.engine, d.confidence, t)]
+        return [Heard(d.meaning, d.text, self.engine, d.confidence, t, sure=d.sure)]
 
 
 LOOK_PROBS = (0.7, 0.5)

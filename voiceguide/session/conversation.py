@@ -10,12 +10,13 @@ import queue
 from typing import Callable
 
 from ..audio import earcon
-from ..content.types import Command
+from ..content.types import Answer, Command
 from ..hearing.events import Deaf, Dismissed, Heard, HearingBack, Silence
 from ..hearing.recognizers import SAFETY_COMMANDS
 from ..speaking.player import EventKind, Halt, Player, PlayerEvent
 from ..speaking.rendering import Segment, SpeechBank
 from ..speaking.timeline import Cue, CueKind
+from . import prompts
 
 FALSE_SILENCES_PER_CUE = 2
 """After this many silences of one cue that the decision did not confirm, the trigger is not
@@ -26,6 +27,9 @@ DECISION_WAIT_S = 3.0
 """After a silence, how long the guide waits for the verdict on the utterance. The decider gives
 one within about a second of the trigger (0.8 s after it at most, see whisper.DECIDE_AFTER_TRIGGER_S); none
 by then means the listener is not keeping up, and the silence is taken as a stop."""
+ANSWER_WAIT_S = 5.0
+"""After asking whether something hurt, how long the guide waits for yes or no; none is taken as
+a stop (the guide stays paused), never as "no"."""
 RENDER_POLL_S = 0.1
 """While a new rate is rendered, the guide listens in silences this long."""
 
@@ -120,16 +124,22 @@ class Conversation:
         A Silence (the trigger heard what may be stop or pain, wherever stop may interrupt) halts
         at once too; then the verdict on the utterance decides. A command stands as the reason;
         speech not meant for the guide picks up again, speech from the start of its sentence and a
-        hold or wait where it was, with no chime and no words."""
+        hold or wait where it was, with no chime and no words. A verdict of maybe pain (a Heard
+        not `sure`) is asked about first (see _ask)."""
         self._false_silences = {}
         while True:
             halt = self._play_once(segments, accepts, start, offset, main)
             if self.signal is not None:
                 raise Interrupted
-            if not isinstance(self.pending, Silence):
+            why = self.pending
+            if isinstance(why, Silence):
+                verdict, said = self._await_verdict(accepts)
+            elif isinstance(why, Heard) and not why.sure:
+                verdict, said = why, None
+            else:
                 return halt
-            silence = self.pending
-            verdict, said = self._await_verdict(accepts)
+            if isinstance(verdict, Heard) and not verdict.sure:
+                verdict, said = self._ask(verdict)
             if verdict is not None:
                 self.pending = verdict
                 self._accepts = frozenset(accepts)
@@ -138,7 +148,7 @@ class Conversation:
             self._false_silences[start] = self._false_silences.get(start, 0) + 1
             if start < len(segments) and segments[start].cue.kind is CueKind.SPEECH:
                 offset = 0
-            self._log.emit("resumed", text=silence.text, heard_at=round(silence.t, 3), said=said)
+            self._log.emit("resumed", text=why.text, heard_at=round(why.t, 3), said=said)
 
     def until_rendered(self):
         """Wait, listening, until a new rate's speech is rendered; what interrupted the wait, or
@@ -173,6 +183,32 @@ class Conversation:
             self._log.note("no decision on what was said; taken as stop")
             return Heard(Command.STOP, "stop", "undecided", 0.0, self._clock.now()), None
         return verdict, None
+
+    def _ask(self, unsure: Heard):
+        """Whisper found the utterance may be pain, not surely: ask whether something hurt. (pain,
+        None) on "yes" or pain, (None, what was said) on "no", which picks up again as speech not
+        meant for the guide; a stop, deafness or no answer at all stays a stop."""
+        self._log.emit("asked", text=unsure.text, heard_at=round(unsure.t, 3))
+        answers = (*SAFETY_COMMANDS, Answer.YES, Answer.NO, Deaf)
+        heeded = self._false_silences  # the question's own play starts its count afresh
+        try:
+            self.play(self.bank.prompt(prompts.ASK_HURT), answers)
+            heard = self.pending
+            if heard is None:
+                heard = self.wait(ANSWER_WAIT_S, answers)
+        finally:
+            self._false_silences = heeded
+        if isinstance(heard, Heard) and heard.command is Answer.NO:
+            return None, unsure.text
+        if isinstance(heard, Heard) and heard.command is Answer.YES:
+            pain = Heard(Command.PAIN, unsure.text, unsure.engine, unsure.confidence, heard.t)
+            self.commands.append({"t": round(heard.t, 3), "command": pain.command.value, "text": pain.text})
+            self.record(pain, "command")
+            return pain, None
+        if heard is None:
+            self._log.note("no answer to whether something hurt; taken as stop")
+            return Heard(Command.STOP, "stop", "unanswered", 0.0, self._clock.now()), None
+        return heard, None
 
     def _play_once(self, segments: list[Segment], accepts, start: int, offset: int, main: bool) -> Halt:
         """Play until the end or the first interruption, whatever it is (see play)."""
@@ -225,6 +261,10 @@ class Conversation:
             return
         if isinstance(event, Dismissed):
             if self._deciding:
+                self.pending = event
+            return
+        if not event.sure:  # maybe pain: halts like a stop, and is asked about (see play)
+            if Command.PAIN in self._accepts and (self._deciding or self._outranks(Command.STOP)):
                 self.pending = event
             return
         if self._alarms_from is not None and event.engine == self._alarms_from:

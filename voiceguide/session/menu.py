@@ -137,7 +137,7 @@ class Menu:
         self._until = until
         self._log = session.log
         texts = [ready(self.vocab), offer(self.vocab, routines), listing(self.vocab, routines), menu_help(self.vocab),
-                 again(self.vocab), PAIN_ADVICE, STOPPED, OFFER_TIMED_OUT, HEARING_AGAIN, name_first(self.vocab),
+                 again(self.vocab), PAIN_ADVICE, STOPPED, OFFER_TIMED_OUT, HEARING_AGAIN, name_first(self.vocab), _prompts.ASK_HURT,
                  *(NOT_HEARING.format(reason=r) for r in _prompts.DEAF_REASONS.values())]
         self.bank = SpeechBank(session.cache, session.speech, Timeline("menu", (), ()), texts)
         self._voice = Conversation(session.player, self.bank, session.events, session.listener, session.parts.clock,

@@ -16,6 +16,8 @@ ANSWERS_THANKS = "Thank you."
 TIMED_OUT = "I'll end the session here. Take care."
 PAUSED = "Paused. Say resume when you're ready."
 HEARING_AGAIN = "I can hear you again. Say resume when you're ready."
+ASK_HURT = "Did something hurt? Please say yes or no."
+"""Asked when what was said may have been pain, not surely (see whisper.ASK_LOG_PROB)."""
 SLOWER = ("Taking more time now.", "This is as slow as I speak.")
 FASTER = ("Picking up the pace.", "This is as fast as I speak.")
 LOUDER = ("Is this easier to hear?", "This is as loud as I go.")
@@ -79,7 +81,7 @@ def time_left(seconds: float) -> str:
 
 def fixed_texts(routine: Routine, vocab: Vocabulary, total_s: float, window_s: float, offer_routine: Routine | None) -> list[str]:
     """Every prompt a session of `routine` may say, so all of them can be rendered up front."""
-    texts = [SCREEN_INTRO, NOT_HEARD, NO_ANSWER_DECLINE, ANSWERS_THANKS, TIMED_OUT, PAUSED, HEARING_AGAIN,
+    texts = [SCREEN_INTRO, NOT_HEARD, NO_ANSWER_DECLINE, ANSWERS_THANKS, TIMED_OUT, PAUSED, HEARING_AGAIN, ASK_HURT,
              stopped(window_s), help_text(vocab), routine.safety_message, *SLOWER, *FASTER, *LOUDER, *SOFTER]
     texts += [deaf(key, before) for key in DEAF_REASONS for before in (True, False)]
     for q in routine.screening:
