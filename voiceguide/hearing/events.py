@@ -1,6 +1,7 @@
 """What the listener hands the session, one small frozen type per kind of news: a command heard,
 a silence (a stop or pain may be being said), an utterance dismissed as not meant for the guide,
-and deafness and hearing again. Every time is audio time on the session clock."""
+and deafness and hearing again. Every time is on the session clock: audio time, except deafness's,
+which is the time at which it was found (no audio may be arriving)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,12 @@ class Deaf:
 
     kind: str
     detail: str
+    heard_before: bool  # the microphone had sent sound in this session: it cannot hear "any more"
+    t: float
 
 
+@dataclass(frozen=True)
 class HearingBack:
     """The guide can hear again, after it was Deaf."""
+
+    t: float

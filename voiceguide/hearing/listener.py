@@ -1,27 +1,20 @@
-"""The guide's ears: audio in, Command events out, on a queue.
+"""The guide's ears: audio in, events out, on one queue (see events: what was heard, silences,
+dismissals, deafness and hearing again). Every event carries session time: for what was heard, the
+seconds of audio read since the listener started.
 
-A reader thread takes blocks from an AudioInput and hands each block to every recognizer
-that listens (those that wait for voice only around sound that could be a command, see _read);
-each recognizer runs in its own thread, so a slow command recognizer can never hold up the safety
-spotter. Every event carries the audio time of its detection: seconds of audio read since the
-listener started, which is the session clock.
+A reader thread cancels the guide's own voice from each block (given what it played) and hands the
+block to every recognizer that listens, each in a thread of its own, so a slow one never holds up
+another. English with Whisper listens in two stages, silence fast and decide right: the reader runs
+a voice activity detector (Silero VAD) and feeds the recognizers only while someone speaks; the
+trigger's quick looks in an utterance's opening become Silence events (the guide goes quiet at once,
+never a command), and the decision on each whole utterance (once it ends, or 0.8 s after a trigger at
+the latest) a Heard, or Dismissed for speech not meant for the guide, after which a silenced guide
+picks its sentence up again.
 
-The same command heard by two recognizers, or twice in a row by one, within DEDUP_S of audio is one
-event; except that the voice menu's grammar, which judges whole utterances, is never merged with
-the spotters: its verdict on an utterance in which the spotter heard "pain" is what the menu needs.
-
-Before the recognizers, the reader cancels the guide's own voice from each block (given what the guide
-played) and shows the block to a SpeechGate, which then vets every detection: a keyword heard in
-the room's noise or in the guide's voice is dropped. (pocketsphinx holds the GIL while it decodes,
-so its recognizers take turns; the threads keep a slow vosk from holding up the spotter.)
-
-English with Whisper (engine "auto" when its model is installed, or "whisper") listens in two
-stages, silence fast and decide right. The reader runs a voice activity detector (Silero VAD)
-instead of the gate: recognizers are fed only while someone speaks. The trigger takes a quick look with
-Whisper each time the voice dips in an utterance's opening: a likely stop or pain becomes a Silence
-event (the guide goes quiet at once), never a command. Whisper hears each whole utterance once it
-ends (or 0.8 s after a trigger at the latest) and says what it meant: a Heard, or Dismissed
-for speech not meant for the guide, after which a silenced guide picks up its sentence again.
+Other engines (pocketsphinx, vosk) hear through a SpeechGate instead, which vets each detection (a
+keyword in the room's noise or in the guide's voice is dropped). The same command heard by two of
+them, or twice in a row by one, within DEDUP_S of audio is one event; except that the voice menu's
+grammar, which judges whole utterances, is never merged with the spotters.
 """
 
 from __future__ import annotations
@@ -30,26 +23,20 @@ import collections
 import queue
 import threading
 import time
-from typing import Callable
 
 from ..audio import BLOCK_MS, INPUT_RATE
-from ..content.types import Command
+from ..clock import MonotonicClock, VirtualClock
 from .echo import EchoCanceller, EchoPath, PlayedAudio
-from .events import Deaf, Dismissed, Heard, Silence
+from .events import Deaf, Dismissed, Heard, HearingBack, Silence
 from .inputs import AudioInput
 from .recognizers import SAFETY_COMMANDS, Recognizer, Role
-from .speechgate import SpeechGate
+from .speechgate import SpeechGate, StopTails
 from .vad import SPEECH_PROB, VoiceActivity
 
 DEDUP_S = 1.0
 """Seconds of audio within which the same command, heard again, is the same request."""
 READ_TIMEOUT_S = 0.1
 """How long the reader waits for a block before it checks whether it should stop."""
-STOP_TAIL_S = 0.5
-"""The spotter decides "stop" before the word ends, then often hears "pain" in what is left of it
-(in 16 of 24 espeak-ng stops), and the command recognizers "help". A pain from the same recognizer, or any
-other command, this soon after a stop is that tail. Pain words were heard as stop-then-pain this
-close in 2 of 168 espeak-ng utterances; those 2 now count as stop."""
 VOICE_LOOKBACK_BLOCKS = 20
 """A recognizer that waits for voice is given the 0.4 s before the first block that could hold a
 command, so that it hears the word from its start..."""
@@ -68,6 +55,9 @@ FIRST_AUDIO_GRACE_S = 3.0
 """A microphone may take this long to send its first audio (some take a second or two to start)."""
 MUTED_AFTER_S = 1.0
 """Exact digital zero for this long is a muted microphone: a real one always hears some noise."""
+WATCH_S = 0.1
+"""On a real clock, how often a thread of the listener's own looks for deafness that only time
+shows (no audio at all), so that a reader held up anywhere is noticed too."""
 
 
 class Dedup:
@@ -93,15 +83,19 @@ class Dedup:
 class Listener:
     """Reads audio and recognizes commands in background threads until the input ends or stop().
 
-    `clock` is the session clock (seconds); the listener notes on it when audio last arrived, so
-    `deafness` can tell when the microphone has gone quiet. A simulated session passes its
-    virtual clock. With `echo` and `played`, each block is cancelled against what the guide played
-    at the same microphone sample. `vet=False` takes every detection as heard, for scripted
-    recognizers whose words have no sound.
+    `clock` is the session clock; the listener notes on it when audio last arrived, and sends Deaf
+    when it can no longer hear (see _deafness) and HearingBack when it can again: at once when a
+    recognizer fails or the input ends, and otherwise as time passes (a microphone gone quiet sends
+    nothing to notice): on a real clock a thread of its own looks every WATCH_S; a simulated
+    session's time passes in its blocks, and it syncs with the listener before each (wait_until),
+    which looks then. With `echo` and `played`, each block is
+    cancelled against what the guide played at the same microphone sample. `vet=False` takes every
+    detection as heard, for scripted recognizers whose words have no sound.
     """
 
-    def __init__(self, source: AudioInput, recognizers: list[Recognizer], events: queue.Queue, clock: Callable[[], float] = time.monotonic,
-                 echo: EchoCanceller | None = None, played: PlayedAudio | None = None, vet: bool = True):
+    def __init__(self, source: AudioInput, recognizers: list[Recognizer], events: queue.Queue,
+                 clock: MonotonicClock | VirtualClock | None = None, echo: EchoCanceller | None = None,
+                 played: PlayedAudio | None = None, vet: bool = True):
         drifted = [p for p in recognizers if not isinstance(p, Recognizer)]
         if drifted:  # a fake (or a new recognizer) that lacks what the listener relies on
             raise TypeError(f"not a Recognizer: {drifted[0]!r}")
@@ -116,12 +110,9 @@ class Listener:
         self._as_recorded = True  # the canceller's output is not used while there is no echo
         self._vet = vet
         self._events = events
-        self._clock = clock
+        self._clock = clock or MonotonicClock()
         self._dedup = Dedup()
-        # engine -> audio times of its stops. Paths run at their own pace (one may be seconds ahead
-        # of another when a recording is read as fast as it can be), so keep every time, not the
-        # last: a later stop must not make an earlier command its tail.
-        self._stops: dict = {}
+        self._tails = StopTails()
         self._stop = threading.Event()
         self._recognizers = recognizers
         self._queues = [queue.Queue() for _ in recognizers]
@@ -131,15 +122,19 @@ class Listener:
             threading.Thread(target=self._recognize, args=(i, p, q), name=f"listener-{p.engine}", daemon=True)
             for i, (p, q) in enumerate(zip(recognizers, self._queues))
         ]
+        if self._clock.real_time:  # a simulated session's clock stands still between its syncs
+            self._threads.append(threading.Thread(target=self._watch, name="listener-watch", daemon=True))
         self._done_t = [0.0] * len(recognizers)  # audio seconds each recognizer has fully processed
         self._progress = threading.Condition()
         self._ended = False
-        self.last_audio_at = clock()
+        self.last_audio_at = self._clock.now()
         self.audio_arrived = False  # any block yet
         self.heard_sound = False
         """Whether the microphone has sent anything but digital zero: only then can the guide
         say it cannot hear you "any more"."""
         self._zero_since: float | None = None  # when the run of all-zero blocks began
+        self._deaf: Deaf | None = None  # as last sent
+        self._hearing = threading.Lock()
         self.error: BaseException | None = None
         self._listening = frozenset(self._roles)
 
@@ -150,7 +145,7 @@ class Listener:
         self._listening = frozenset(roles)
 
     def start(self) -> "Listener":
-        self.last_audio_at = self._clock()
+        self.last_audio_at = self._clock.now()
         for t in self._threads:
             t.start()
         return self
@@ -167,35 +162,58 @@ class Listener:
     def wait_until(self, t: float, timeout_s: float) -> bool:
         """Wait until every recognizer has processed the audio up to `t` seconds; False on timeout or
         when the input has ended. A simulated session calls this before each block it plays, so
-        that what the person said is heard before the guide goes on, exactly as in real time."""
+        that what the person said is heard before the guide goes on, exactly as in real time; and
+        then the listener looks for deafness, as its watch does on a real clock."""
         deadline = time.monotonic() + timeout_s
+        caught_up = True
         with self._progress:
             while min(self._done_t, default=t) < t - 1e-6:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._ended or self.error is not None:
-                    return False
+                    caught_up = False
+                    break
                 self._progress.wait(left)
-        return True
+        self._look_for_deafness(self._clock.now())
+        return caught_up
 
-    def deafness(self, now: float) -> Deaf | None:
-        """Why the guide cannot hear at `now` on the session clock, or None when it can. Deafness
-        is the absence of audio, so no thread of the listener can send it as it happens: the
-        session asks before every block it plays, on its own clock (a simulated session's too)."""
+    def _deafness(self, now: float) -> Deaf | None:
+        """Why the guide cannot hear at `now` on the session clock, or None when it can."""
+        heard = self.heard_sound
         if self.error is not None:
-            return Deaf("failed", f"the speech recognizer failed: {self.error}")
+            return Deaf("failed", f"the speech recognizer failed: {self.error}", heard, now)
         if self._ended:
-            return Deaf("ended", "the microphone stream ended")
+            return Deaf("ended", "the microphone stream ended", heard, now)
         quiet_s = now - self.last_audio_at
         if quiet_s > (DEAF_AFTER_S if self.audio_arrived else FIRST_AUDIO_GRACE_S):
-            return Deaf("quiet", f"no audio from the microphone for {quiet_s:.1f} s")
+            return Deaf("quiet", f"no audio from the microphone for {quiet_s:.1f} s", heard, now)
         zero_since = self._zero_since
         if zero_since is not None and now - zero_since > MUTED_AFTER_S:
-            return Deaf("muted", f"only digital silence from the microphone for {now - zero_since:.1f} s")
+            return Deaf("muted", f"only digital silence from the microphone for {now - zero_since:.1f} s", heard, now)
         for recognizer, q in zip(self._recognizers, self._queues):
             behind_s = q.qsize() * BLOCK_MS / 1000
             if behind_s > (DECIDER_BEHIND_S if recognizer.role is Role.DECIDER else DEAF_AFTER_S):
-                return Deaf("behind", f"the {recognizer.engine} recognizer is {behind_s:.1f} s behind the microphone")
+                return Deaf("behind", f"the {recognizer.engine} recognizer is {behind_s:.1f} s behind the microphone",
+                            heard, now)
         return None
+
+    def _look_for_deafness(self, now: float) -> None:
+        """Send Deaf when the guide stops hearing and HearingBack when it hears again (from any
+        thread: a recognizer's, the watch, or a simulated session's in wait_until)."""
+        with self._hearing:
+            if self._stop.is_set():
+                return
+            deaf = self._deafness(now)
+            if (deaf is None) == (self._deaf is None):
+                return
+            self._deaf = deaf
+            self._events.put(deaf if deaf is not None else HearingBack(now))
+
+    def _watch(self) -> None:
+        """Deafness that only the clock shows: a microphone that sends nothing at all."""
+        while not self._stop.wait(WATCH_S):
+            self._look_for_deafness(self._clock.now())
+            if self._ended or self.error is not None:
+                return
 
     def _read(self) -> None:
         """Cancels the echo, shows each block to the gate, and hands it to the recognizers that listen.
@@ -215,7 +233,7 @@ class Listener:
                     break
                 if not len(block):
                     continue
-                self.last_audio_at = self._clock()
+                self.last_audio_at = self._clock.now()
                 self.audio_arrived = True
                 if block.any():
                     self.heard_sound, self._zero_since = True, None
@@ -293,7 +311,7 @@ class Listener:
             safety = h.command in SAFETY_COMMANDS
             if self._vet and not self.gate.admits(h.t, safety, recognizer.at_word_end):
                 continue  # no word behind it: noise, or the guide's own voice
-            if not whole and self._is_tail(h, recognizer.engine):
+            if not whole and self._tails.is_tail(h, recognizer.engine):
                 continue
             if self._dedup.admit(h, "utterance" if whole else ""):
                 self._events.put(h)
@@ -308,22 +326,6 @@ class Listener:
                 self._decider.decide_by(h.t)
                 self._events.put(Silence(h.text, h.engine, h.t))
 
-    def _is_tail(self, h: Heard, engine: str) -> bool:
-        """Whether `h` is what a recognizer heard in the rest of a stop (see STOP_TAIL_S); notes stops."""
-        if h.command is Command.STOP:
-            with self._progress:
-                self._stops.setdefault(engine, []).append(h.t)
-            return False
-        if h.command is Command.PAIN:
-            return self._after_stop(h.t, engine)
-        return self._after_stop(h.t)  # the command recognizers hear "help" and others in it too
-
-    def _after_stop(self, t: float, engine: str | None = None) -> bool:
-        """Whether a stop (heard by `engine`, or by any recognizer) came less than STOP_TAIL_S before t."""
-        with self._progress:
-            times = self._stops.get(engine, []) if engine else [x for v in self._stops.values() for x in v]
-            return any(0 <= t - s < STOP_TAIL_S for s in times)
-
     def _processed(self, index: int, t: float | None) -> None:
         with self._progress:
             if t is None:
@@ -331,6 +333,8 @@ class Listener:
             else:
                 self._done_t[index] = max(self._done_t[index], t)  # the reader moves a resting recognizer on
             self._progress.notify_all()
+        if t is None:
+            self._look_for_deafness(self._clock.now())
 
     def _recognize(self, index: int, recognizer, blocks: queue.Queue) -> None:
         last_t = 0.0
@@ -364,7 +368,8 @@ class Listener:
 def listen_to(source: AudioInput, recognizers: list, echo: EchoCanceller | None = None,
               played: PlayedAudio | None = None) -> list:
     """Every command heard in a recording, in order of detection time (for `listen`, tests and
-    benchmarks); with `echo` and `played`, the guide's voice is cancelled from it first."""
+    benchmarks); with `echo` and `played`, the guide's voice is cancelled from it first. A
+    recording's end is not deafness: Deaf and HearingBack are left out."""
     events: queue.Queue = queue.Queue()
     listener = Listener(source, recognizers, events, echo=echo, played=played).start()
     listener.join()
@@ -372,5 +377,7 @@ def listen_to(source: AudioInput, recognizers: list, echo: EchoCanceller | None 
         raise listener.error
     found = []
     while not events.empty():
-        found.append(events.get())
+        event = events.get()
+        if not isinstance(event, (Deaf, HearingBack)):
+            found.append(event)
     return sorted(found, key=lambda e: e.t)

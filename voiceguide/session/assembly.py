@@ -32,6 +32,7 @@ from ..speaking.timeline import compile_routine, schedule
 from ..speaking.tts import SpeechCache, SpeechSettings
 from . import prompts, settings
 from .controller import Controller
+from .conversation import Hearing
 from .history import History
 from .states import Plan, Result, Timing
 
@@ -226,8 +227,10 @@ class Session:
         not the last word on what was said: the menu's grammar is (see menu.decide)."""
         self.events: queue.Queue = queue.Queue()
         cancel = options.echo_cancel and parts.played is not None
+        self.hearing = Hearing()
+        """Whether the guide can hear, as the listener last said (see Conversation)."""
         self.listener = Listener(
-            parts.mic, recognizers, self.events, parts.clock.now,
+            parts.mic, recognizers, self.events, parts.clock,
             echo=EchoCanceller() if cancel else None, played=parts.played if cancel else None, vet=not scripted,
         )
         self.player = Player(parts.output)
@@ -265,7 +268,7 @@ class Session:
                 self.history.stepped(row, time.time())
 
         self.controller = Controller(
-            plan, self.player, bank, self.events, self.listener, self.parts.clock, self.log, self.options.timing,
+            plan, self.player, bank, self.events, self.hearing, self.parts.clock, self.log, self.options.timing,
             sync=self.sync, answered=stepping,
         )
         if self._interrupt is not None:

@@ -39,7 +39,7 @@ from ..speaking.rendering import SpeechBank
 from ..speaking.timeline import Cue, CueKind, next_step, previous_step, step_start
 from ..speaking.tts import MAX_RATE_WPM, MIN_RATE_WPM
 from . import prompts
-from .conversation import Conversation, Interrupted
+from .conversation import Conversation, Hearing, Interrupted
 from .settings import MIN_VOLUME
 from .states import Act, Plan, Progress, Result, State, Step, Timing
 
@@ -60,7 +60,7 @@ class Controller:
         player: Player,
         bank: SpeechBank,
         events: queue.Queue,
-        listener,
+        hearing: Hearing,
         clock,
         log,
         timing: Timing = Timing(),
@@ -73,11 +73,10 @@ class Controller:
         self.bank = bank
         self.timing = timing
         self._player = player
-        self._listener = listener
         self._clock = clock
         self._log = log
         self._answered = answered
-        self._voice = Conversation(player, bank, events, listener, clock, log, sync, on_cue=self._cue_started)
+        self._voice = Conversation(player, bank, events, hearing, clock, log, sync, on_cue=self._cue_started)
         self.progress = Progress(State.SCREENING if plan.questions else State.SPEAKING, bank.settings.rate_wpm, player.volume)
         self.states: list[tuple[float, State]] = []
         """Every state entered, with its session time: the transitions, in order."""
@@ -250,7 +249,7 @@ class Controller:
         voice = self._voice
         if isinstance(pending, Deaf):
             now = replace(self._from_cue_start(now), deaf=pending, resume_to=self._resume_to(now))
-            voice.say(prompts.deaf(pending.kind, self._listener.heard_sound), (Command.PAIN, Command.STOP))
+            voice.say(prompts.deaf(pending.kind, pending.heard_before), (Command.PAIN, Command.STOP))
             return Act(now) if isinstance(voice.pending, Heard) else replace(now, state=State.PAUSED)
         command = pending.command
         if command is Command.PAIN:

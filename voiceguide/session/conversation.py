@@ -34,6 +34,15 @@ RENDER_POLL_S = 0.1
 """While a new rate is rendered, the guide listens in silences this long."""
 
 
+class Hearing:
+    """Whether the guide can hear, as the listener's last Deaf or HearingBack said. One per session,
+    shared by the conversations that take the listener's events in turn (the menu's, each
+    routine's): deafness that began in one holds in the next."""
+
+    def __init__(self):
+        self.deaf: Deaf | None = None
+
+
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM: unwinds every handler at once."""
 
@@ -50,7 +59,7 @@ class Conversation:
     menu's spotter, see Menu); they go to `on_alarm` instead of interrupting. `on_cue(index, cue)`
     is called as each cue of the timeline (`play(main=True)`) starts."""
 
-    def __init__(self, player: Player, bank: SpeechBank, events: queue.Queue, listener, clock, log,
+    def __init__(self, player: Player, bank: SpeechBank, events: queue.Queue, hearing: Hearing, clock, log,
                  sync: Callable[[], None] = lambda: None, on_cue: Callable[[int, Cue], None] = lambda i, cue: None,
                  alarms_from: str | None = None, on_alarm: Callable[[Heard], None] = lambda heard: None):
         self.player = player
@@ -64,7 +73,7 @@ class Conversation:
         self.last_prompt: str | None = None
         """What "repeat" says again."""
         self._events = events
-        self._listener = listener
+        self._hearing = hearing
         self._clock = clock
         self._log = log
         self._sync = sync
@@ -222,7 +231,8 @@ class Conversation:
 
     def _poll(self) -> None:
         """Before every block: take the listener's news and decide whether to interrupt. Deafness
-        is looked for where Deaf may interrupt, and hearing again where HearingBack may."""
+        (as the listener last said) interrupts where Deaf may, and hearing again where HearingBack
+        may."""
         self._sync()
         if self.signal is not None:
             self.player.stop()
@@ -233,12 +243,12 @@ class Conversation:
             except queue.Empty:
                 break
             self._heard(event)
-        deaf = self._listener.deafness(self._clock.now())
+        deaf = self._hearing.deaf
         if deaf is not None and self._outranks(Deaf):
             self.pending = deaf
             self._log.note(f"cannot hear: {deaf.detail}")
         elif deaf is None and HearingBack in self._accepts:
-            self.pending = HearingBack()
+            self.pending = HearingBack(self._clock.now())
         if self.pending is not None:
             self.player.stop()
 
@@ -253,6 +263,9 @@ class Conversation:
         return _PRIORITY.get(kind, 1) > _PRIORITY.get(current.command, 1)
 
     def _heard(self, event) -> None:
+        if isinstance(event, (Deaf, HearingBack)):
+            self._hearing.deaf = event if isinstance(event, Deaf) else None
+            return
         if isinstance(event, Silence):
             heeded = self._false_silences.get(self._cue_playing, 0) < FALSE_SILENCES_PER_CUE
             if Command.STOP in self._accepts and not self._deciding and heeded and (

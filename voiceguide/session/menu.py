@@ -140,7 +140,7 @@ class Menu:
                  again(self.vocab), PAIN_ADVICE, STOPPED, OFFER_TIMED_OUT, HEARING_AGAIN, name_first(self.vocab), _prompts.ASK_HURT,
                  *(NOT_HEARING.format(reason=r) for r in _prompts.DEAF_REASONS.values())]
         self.bank = SpeechBank(session.cache, session.speech, Timeline("menu", (), ()), texts)
-        self._voice = Conversation(session.player, self.bank, session.events, session.listener, session.parts.clock,
+        self._voice = Conversation(session.player, self.bank, session.events, session.hearing, session.parts.clock,
                                    session.log, sync, alarms_from=session.alarm_engine, on_alarm=self._alarm)
         self.state: MenuState | None = None
         self.routines_run = 0
