@@ -117,9 +117,10 @@ def _guiding_cpu(pulse, folder: Path) -> float:
     return percent
 
 
-def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, dict]:
-    """End of word to the earcon on the real device path, with and without the loopback echo; and
-    the guide's CPU, memory and time to its first sound, from the sessions without echo.
+def _device_reactions(folder: Path, seed: int) -> tuple[dict, dict, int, int, list, dict]:
+    """End of word to the earcon on the real device path, with and without the loopback echo, and
+    in speech to the voice's cut (Rehearsal.voice_cut); and the guide's CPU, memory and time to its
+    first sound, from the sessions without echo.
 
     A word whose earcon is not found in the guide sink's monitor, though the captions show it
     heard and the chime played, is counted as acted on but not timed."""
@@ -129,6 +130,7 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, di
 
     words = {w: espeak(w, "en-us", 150) for w in ("stop", "pain")}
     reactions: dict = {}
+    cuts: dict = {}
     missed = unseen = 0
     self_heard: list = []
     usage: dict = {"cpu_percent_from_start": [], "peak_rss_mb": [], "first_word_s": []}
@@ -155,12 +157,14 @@ def _device_reactions(folder: Path, seed: int) -> tuple[dict, int, int, list, di
                     usage["first_word_s"].append(first - r.started_at if first else float("nan"))
                 if onset is not None:
                     reactions.setdefault(key, []).append((onset - end) * 1000)
+                    if where == "speech":
+                        cuts.setdefault(key, []).append(r.voice_cut(end, onset) * 1000)
                 elif any(t >= end - 1.0 and f"({word})" in line for t, line in r.captions):
                     unseen += 1  # heard, and the chime played, but it did not show on the monitor
                 else:
                     missed += 1
                 r.signal()
-    return reactions, missed, unseen, self_heard, usage
+    return reactions, cuts, missed, unseen, self_heard, usage
 
 
 def _recall() -> dict:
@@ -227,8 +231,9 @@ def bench_all(trials: int = 2, seed: int = 5) -> dict:
         started = time.monotonic()
         reactions, missed = _simulated_reactions(folder, cache, trials, seed)
         figures["simulated"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed}
-        reactions, missed, unseen, self_heard, usage = _device_reactions(folder, seed)
-        figures["device"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()}, "not_acted_on": missed,
+        reactions, cuts, missed, unseen, self_heard, usage = _device_reactions(folder, seed)
+        figures["device"] = {"reaction_ms": {k: percentiles(v) for k, v in reactions.items()},
+                             "silence_ms": {k: percentiles(v) for k, v in cuts.items()}, "not_acted_on": missed,
                              "acted_on_not_timed": unseen, "ended_by_its_own_voice": self_heard}
         figures["session"] = {k: statistics.median(v) for k, v in usage.items()}
         figures["session"]["cpu_percent_runs"] = usage["cpu_percent"]
@@ -241,8 +246,10 @@ def bench_all(trials: int = 2, seed: int = 5) -> dict:
 
 def all_table(f: dict) -> str:
     lines = ["| end of word to | path | p50 | p95 | max | n | target |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    for path, what, target in (("simulated", "silence", TARGETS["reaction"]), ("device", "the chime (decision acted on)", TARGETS["decided"])):
-        for key, d in sorted(f[path]["reaction_ms"].items()):
+    for path, kind, what, target in (("simulated", "reaction_ms", "silence", TARGETS["reaction"]),
+                                     ("device", "silence_ms", "silence (the voice cut)", TARGETS["reaction"]),
+                                     ("device", "reaction_ms", "the chime (decision acted on)", TARGETS["decided"])):
+        for key, d in sorted(f[path][kind].items()):
             lines.append(f"| {what}: {key} | {path} | {d['p50']:.0f} ms | {d['p95']:.0f} ms | {d['max']:.0f} ms | {d['n']} | {target} |")
     lines.append(f"\nwords not acted on: simulated {f['simulated']['not_acted_on']}, device {f['device']['not_acted_on']}; "
                  f"device words acted on but not timed (earcon missing from the monitor): {f['device']['acted_on_not_timed']}; "

@@ -147,6 +147,15 @@ class Rehearsal:
                 return float(times[keep][onset])
         return None
 
+    def voice_cut(self, word_end: float, chime: float) -> float:
+        """How long after the word's end (monotonic) the guide's voice went on, before the chime
+        that follows the decision: the end of word to silence on the devices (negative: it was cut
+        before the word's tail had ended). Its last sound before the chime is where it was cut, or
+        a pause between its words just before that: never later than the cut."""
+        loud = self.guide_rec.sound_times()
+        before = loud[(loud >= word_end - 1.0) & (loud < chime - 0.02)]
+        return float(before.max()) - word_end if len(before) else -1.0
+
     def first_sound_after(self, t0: float) -> float | None:
         """When the guide first made a sound after `t0` (monotonic)."""
         loud = self.guide_rec.sound_times()
