@@ -6,6 +6,7 @@ targets in issue 20, not the targets."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -86,16 +87,57 @@ def pink_noise(seconds: float, dbfs: float, seed: int = 3) -> np.ndarray:
     return noise.astype(np.int16)
 
 
+def talk_room() -> np.ndarray:
+    return np.concatenate([np.zeros(5 * INPUT_RATE, np.int16), running_speech()[: 60 * INPUT_RATE]])
+
+
+def stop_and_yes_room() -> np.ndarray:
+    # warm-up: "Sit or stand tall. Roll your shoulders..." is spoken from about 9.5 s to 17.5 s;
+    # the first neck hold runs from about 51 s to 66 s.
+    track, _ = person([(60.0, "resume")])
+    room = track.samples.copy()
+    yes, stop = clip(root() / "sc/yes/022cd682_nohash_0.wav"), clip(root() / "sc/stop/022cd682_nohash_0.wav")
+    room[12 * INPUT_RATE : 12 * INPUT_RATE + len(yes)] = yes
+    room[55 * INPUT_RATE : 55 * INPUT_RATE + len(stop)] = stop
+    return room
+
+
+def maybe_pain() -> np.ndarray:
+    """flite's kal voice saying "pain" at 150 words a minute, which Whisper writes "And": its forced
+    choice, -6.6, is under the bar for deciding pain and over the one for asking."""
+    return espeak("pain", "flite:kal", 150)
+
+
+def maybe_pain_room() -> np.ndarray:
+    room = np.zeros(30 * INPUT_RATE, np.int16)
+    pain, yes = maybe_pain(), espeak("yes", "en-us", 150)
+    room[11 * INPUT_RATE : 11 * INPUT_RATE + len(pain)] = pain
+    room[17 * INPUT_RATE : 17 * INPUT_RATE + len(yes)] = yes
+    return room
+
+
+ROOMS = {"noise -60 dBFS": lambda: pink_noise(170, -60), "noise -40 dBFS": lambda: pink_noise(170, -40),
+         "talk": talk_room, "stop and yes": stop_and_yes_room, "maybe pain": maybe_pain_room}
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    """name -> the events of a whole simulated session in that room (ROOMS). Each session is a
+    process of its own, so they run two at a time, one per core, as soon as the first is asked for."""
+    with ThreadPoolExecutor(2) as pool:
+        yield {name: pool.submit(lambda n=name, room=room: session_records(tmp_path_factory.mktemp("room"), room()))
+               for name, room in ROOMS.items()}
+
+
 @pytest.mark.parametrize("dbfs", [-60, -40])
-def test_a_session_in_steady_room_noise_completes_with_nothing_heard(tmp_path, dbfs):
-    records = session_records(tmp_path, pink_noise(170, dbfs))
+def test_a_session_in_steady_room_noise_completes_with_nothing_heard(sessions, dbfs):
+    records = sessions[f"noise {dbfs} dBFS"].result()
     assert records[-1] == {"t": records[-1]["t"], "type": "ended", "outcome": "completed"}
     assert not [r for r in records if r["type"] in ("silenced", "command", "resumed")]
 
 
-def test_a_minute_of_real_running_speech_does_not_end_a_session(tmp_path):
-    room = np.concatenate([np.zeros(5 * INPUT_RATE, np.int16), running_speech()[: 60 * INPUT_RATE]])
-    records = session_records(tmp_path, room)
+def test_a_minute_of_real_running_speech_does_not_end_a_session(sessions):
+    records = sessions["talk"].result()
     assert records[-1]["outcome"] == "completed", [r for r in records if r["type"] != "cue_started"]
     silenced = [r for r in records if r["type"] == "silenced"]
     resumed = [r for r in records if r["type"] == "resumed"]
@@ -104,15 +146,8 @@ def test_a_minute_of_real_running_speech_does_not_end_a_session(tmp_path):
     assert len(silenced) == len(resumed) <= 4, (len(silenced), len(resumed))
 
 
-def test_a_real_stop_in_a_hold_pauses_resume_resumes_and_a_real_yes_in_speech_is_picked_up_again(tmp_path):
-    # warm-up: "Sit or stand tall. Roll your shoulders..." is spoken from about 9.5 s to 17.5 s;
-    # the first neck hold runs from about 51 s to 66 s.
-    track, _ = person([(60.0, "resume")])
-    room = track.samples.copy()
-    yes, stop = clip(root() / "sc/yes/022cd682_nohash_0.wav"), clip(root() / "sc/stop/022cd682_nohash_0.wav")
-    room[12 * INPUT_RATE : 12 * INPUT_RATE + len(yes)] = yes
-    room[55 * INPUT_RATE : 55 * INPUT_RATE + len(stop)] = stop
-    records = session_records(tmp_path, room)
+def test_a_real_stop_in_a_hold_pauses_resume_resumes_and_a_real_yes_in_speech_is_picked_up_again(sessions):
+    records = sessions["stop and yes"].result()
     commands = [(r["command"], r["engine"]) for r in records if r["type"] == "command"]
     assert commands == [("stop", "whisper"), ("resume", "whisper")], commands
     stop_at = next(r["heard_at"] for r in records if r["type"] == "command")
@@ -130,21 +165,11 @@ def test_a_real_stop_in_a_hold_pauses_resume_resumes_and_a_real_yes_in_speech_is
     assert records[-1]["outcome"] == "completed"
 
 
-def maybe_pain() -> np.ndarray:
-    """flite's kal voice saying "pain" at 150 words a minute, which Whisper writes "And": its forced
-    choice, -6.6, is under the bar for deciding pain and over the one for asking."""
-    return espeak("pain", "flite:kal", 150)
-
-
-def test_a_pain_heard_unsurely_is_asked_about_and_yes_ends_the_session_with_the_safety_advice(tmp_path):
-    room = np.zeros(30 * INPUT_RATE, np.int16)
-    pain, yes = maybe_pain(), espeak("yes", "en-us", 150)
-    room[11 * INPUT_RATE : 11 * INPUT_RATE + len(pain)] = pain
-    room[17 * INPUT_RATE : 17 * INPUT_RATE + len(yes)] = yes
-    write_wav(tmp_path / "pain.wav", Pcm(room[: 14 * INPUT_RATE], INPUT_RATE))
+def test_a_pain_heard_unsurely_is_asked_about_and_yes_ends_the_session_with_the_safety_advice(sessions, tmp_path):
+    write_wav(tmp_path / "pain.wav", Pcm(maybe_pain_room()[: 14 * INPUT_RATE], INPUT_RATE))
     listened = [json.loads(line) for line in run_cli("listen", str(tmp_path / "pain.wav"), "--json").stdout.splitlines()]
     assert [r.get("ask", r.get("command", "silence")) for r in listened] == ["silence", "pain"], listened
-    records = session_records(tmp_path, room)
+    records = sessions["maybe pain"].result()
     asked = next(r for r in records if r["type"] == "asked")
     assert 11 < asked["heard_at"] < 13
     after = [r["text"] for r in records if r["t"] >= asked["t"] and r["type"] == "cue_started" and r["kind"] == "speech"]
