@@ -189,12 +189,15 @@ class WhisperDecider:
                                        [self._start + list(p) for p in self._prompts], beam_size=1,
                                        max_length=len(self._start) + max(map(len, self._prompts)) + 1,
                                        return_logits_vocab=True)
-        rows = {p: [_log_softmax(row) for row in np.asarray(r.logits[0])] for p, r in zip(self._prompts, results)}
+        # Each row's log-normaliser only, for the rows read (a prompt's own tokens and the one after):
+        # the trigger waits on this, and whole log-softmaxes took 11 ms of a look's 85 here.
+        logits = {p: np.asarray(r.logits[0])[: len(p) + 1] for p, r in zip(self._prompts, results)}
+        norms = {p: _log_norms(rows) for p, rows in logits.items()}
         scores: dict = {}
         for meaning, phrase, tokens in self._safety:
             # Any prompt that starts with the form's tokens but the last holds every row it needs.
             prompt = next(p for p in self._prompts if p[: len(tokens) - 1] == tuple(tokens[:-1]))
-            lp = sum(float(rows[prompt][k][tok]) for k, tok in enumerate(tokens))
+            lp = sum(float(logits[prompt][k][tok]) - norms[prompt][k] for k, tok in enumerate(tokens))
             scores[(meaning, phrase)] = max(lp, scores.get((meaning, phrase), -math.inf))
         return scores
 
@@ -209,10 +212,10 @@ def longer_word(said: tuple[str, ...], phrase: str) -> bool:
     return len(said) > n and said[:n] == tuple(head) and said[n] != last and said[n].startswith(last)
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits.astype(np.float64)
-    top = logits.max()
-    return logits - top - math.log(np.exp(logits - top).sum())
+def _log_norms(rows: np.ndarray) -> list[float]:
+    """log(sum(exp(row))) of each row of logits: a token's log-probability is its logit less this."""
+    top = rows.max(axis=1, keepdims=True)
+    return [float(t) + math.log(float(e)) for t, e in zip(top[:, 0], np.exp(rows - top).sum(axis=1, dtype=np.float64))]
 
 
 DECIDE_AFTER_TRIGGER_S = 0.8
