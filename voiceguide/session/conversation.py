@@ -211,8 +211,7 @@ class Conversation:
             return None, unsure.text
         if isinstance(heard, Heard) and heard.command is Answer.YES:
             pain = Heard(Command.PAIN, unsure.text, unsure.engine, unsure.confidence, heard.t)
-            self.commands.append({"t": round(heard.t, 3), "command": pain.command.value, "text": pain.text})
-            self.record(pain, "command")
+            self._took(pain)
             return pain, None
         if heard is None:
             self._log.note("no answer to whether something hurt; taken as stop")
@@ -291,11 +290,15 @@ class Conversation:
             # Whisper decides every utterance: a "yes" in the room mid-routine is heard, and ignored.
             self._log.note(f"'{event.text}' does nothing here")
             return
+        self._took(event)
+        if self._outranks(event.command):
+            self.pending = event
+
+    def _took(self, event: Heard) -> None:
+        """A command taken: kept for the session's history (answers and menu words are not) and logged."""
         if isinstance(event.command, Command):
             self.commands.append({"t": round(event.t, 3), "command": event.command.value, "text": event.text})
         self.record(event, "command")
-        if self._outranks(event.command):
-            self.pending = event
 
     def _on_player_event(self, event: PlayerEvent) -> None:
         if event.kind is EventKind.SILENCED:
