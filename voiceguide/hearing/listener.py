@@ -56,8 +56,9 @@ FIRST_AUDIO_GRACE_S = 3.0
 MUTED_AFTER_S = 1.0
 """Exact digital zero for this long is a muted microphone: a real one always hears some noise."""
 WATCH_S = 0.1
-"""On a real clock, how often a thread of the listener's own looks for deafness that only time
-shows (no audio at all), so that a reader held up anywhere is noticed too."""
+"""On a real clock a thread of the listener's own looks for deafness that only time shows: at the
+moment audio that stopped, or stayed digital zero, has done so for too long, and at least this
+often (a recognizer falling behind, a reader held up anywhere)."""
 
 
 class Dedup:
@@ -210,10 +211,21 @@ class Listener:
 
     def _watch(self) -> None:
         """Deafness that only the clock shows: a microphone that sends nothing at all."""
-        while not self._stop.wait(WATCH_S):
+        while not self._stop.wait(self._until_next_look()):
             self._look_for_deafness(self._clock.now())
             if self._ended or self.error is not None:
                 return
+
+    def _until_next_look(self) -> float:
+        """Seconds until the microphone's silence (no audio, or only digital zero) could make the
+        guide deaf, just past the bar; WATCH_S at most, and while already deaf."""
+        if self._deaf is not None:
+            return WATCH_S
+        due = self.last_audio_at + (DEAF_AFTER_S if self.audio_arrived else FIRST_AUDIO_GRACE_S)
+        zero_since = self._zero_since
+        if zero_since is not None:
+            due = min(due, zero_since + MUTED_AFTER_S)
+        return min(WATCH_S, max(0.0, due - self._clock.now()) + 0.001)
 
     def _read(self) -> None:
         """Cancels the echo, shows each block to the gate, and hands it to the recognizers that listen.
