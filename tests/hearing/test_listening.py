@@ -27,6 +27,7 @@ from voiceguide.hearing.events import Heard
 from voiceguide.hearing.inputs import PcmInput
 from voiceguide.hearing.listener import Dedup, Listener, listen_to
 from voiceguide.hearing.recognizers import Role, VoskRecognizer, load_vosk_model
+from voiceguide.hearing.whisper import Decision, WhisperUtterances
 
 from ..conftest import processes
 
@@ -381,6 +382,27 @@ def test_listen_errors_are_one_line_with_exit_2(cli, tmp_path, command_wav):
         result = cli(*args, env={"VOICEGUIDE_MODELS": str(tmp_path)})
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr, (args, result.stderr)
+
+
+class _Talk:
+    """Whisper's part in the decision stage, for its logic alone: every utterance is talk."""
+
+    def decide(self, samples: np.ndarray) -> Decision:
+        return Decision(None, "talk", 1.0, "talk")
+
+
+def test_a_trigger_late_for_its_utterance_leaves_the_next_one_alone():
+    """The trigger looks on a thread of its own, so its word can come after the decision on its
+    utterance: its deadline must not cut the next utterance short."""
+    stage, block = WhisperUtterances(_Talk()), np.zeros(320, np.int16)
+    for i in range(1, 31):  # an utterance's first 0.6 s
+        assert stage.accept(block, i * 0.02) == []
+    [verdict] = stage.finish(0.6)  # it ends, and is decided
+    assert verdict.command is None and verdict.t == 0.6
+    stage.decide_by(0.55)  # a trigger whose look ended after that
+    assert all(stage.accept(block, 0.6 + i * 0.02) == [] for i in range(1, 76))  # the next runs on to 2.1 s
+    stage.decide_by(2.0)  # a trigger in time: the utterance is decided 0.8 s after it
+    assert [stage.accept(block, 2.1 + i * 0.02) for i in range(1, 36)][-1][0].t == pytest.approx(2.8)
 
 
 def test_heard_as_counts_the_other_commands_taken_for_a_safety_word():

@@ -113,11 +113,9 @@ class WhisperDecider:
                  for command in self._forced for phrase in phrases.get(command, ())
                  for form in {phrase[:1].upper() + phrase[1:], phrase}]
         # ...but a form that goes on from another of its meaning ("Stop now" after "Stop") can never
-        # be the likelier, and the prompts it would need cost the trigger's look a quarter more.
+        # be the likelier, and the prompts it would need cost every forced choice a quarter more.
         self._safety = [(c, p, t) for c, p, t in forms
                         if not any(o is c and len(u) < len(t) and t[: len(u)] == u for o, _, u in forms)]
-        heads = {t[:-1] for _, _, t in self._safety}
-        self._prompts = sorted(h for h in heads if not any(o != h and o[: len(h)] == h for o in heads))
 
     def decide(self, samples: np.ndarray) -> Decision:
         """What the utterance in `samples` (16 kHz int16) meant."""
@@ -158,15 +156,27 @@ class WhisperDecider:
                 return " ".join(phrase)
         return None
 
-    def safety(self, samples: np.ndarray, frames: int) -> dict:
-        """For each forced-choice meaning (pain, stop), its phrase most likely to start `samples` (their
-        last `frames` mel frames, 10 ms each) and that log-probability: the trigger's quick look,
-        without a transcript."""
-        best: dict = {}
-        for (meaning, phrase), score in self._safety_scores(self._encode(samples, frames)).items():
-            if score > best.get(meaning, ("", -math.inf))[1]:
-                best[meaning] = (phrase, score)
-        return best
+    def passing(self, samples: np.ndarray, frames: int, bars: dict) -> tuple[Meaning, str, float] | None:
+        """The trigger's quick look, without a transcript: a phrase of a meaning in `bars` at least as
+        likely as its bar to start `samples` (their last `frames` mel frames, 10 ms each), and that
+        log-probability; None when none is.
+
+        One decoder row, the first token's distribution, settles every phrase of one token ("Stop",
+        "pain") and bounds the longer ones: only those whose first token passes are decoded further.
+        A stop or pain silences the guide sooner so: the look takes 35 ms here, not 60."""
+        encoded = self._encode(samples, frames)
+        forms = [f for f in self._safety if f[0] in bars]
+        longer = []
+        for (meaning, phrase, tokens), lp in zip(forms, self._scores(encoded, [t[:1] for _, _, t in forms])):
+            if lp >= bars[meaning]:
+                if len(tokens) == 1:
+                    return meaning, phrase, lp
+                longer.append((meaning, phrase, tokens))
+        if longer:
+            for (meaning, phrase, _), lp in zip(longer, self._scores(encoded, [t for _, _, t in longer])):
+                if lp >= bars[meaning]:
+                    return meaning, phrase, lp
+        return None
 
     def _encode(self, samples: np.ndarray, frames: int):
         import ctranslate2
@@ -179,28 +189,36 @@ class WhisperDecider:
     def _safety_scores(self, encoded) -> dict:
         """(meaning, phrase) -> the best log-probability of any of its forms as the transcript's start:
         the whole phrase's, not per token ("Stop it" per token passed on talk whose "Stop" alone was
-        unlikely, since " it" after " Stop" is nearly certain).
+        unlikely, since " it" after " Stop" is nearly certain)."""
+        scores: dict = {}
+        for (meaning, phrase, _), lp in zip(self._safety, self._scores(encoded, [t for _, _, t in self._safety])):
+            scores[(meaning, phrase)] = max(lp, scores.get((meaning, phrase), -math.inf))
+        return scores
 
-        One batched pass with each form's first tokens as the prompt: CTranslate2 returns the
-        distribution at each prompt token's position as well as after the prompt, so the prompt
-        " It" gives the first token's distribution and the second's after " It"."""
+    def _scores(self, encoded, forms: list[tuple[int, ...]]) -> list[float]:
+        """The log-probability of each form (a phrase's tokens) as the transcript's start, in one
+        batched decoder pass: CTranslate2 returns the distribution at each prompt token's position as
+        well as after the prompt, so the prompt " It" gives the first token's distribution and the
+        second's after " It". The prompts are the forms' tokens but the last, less any that another
+        starts with."""
         import ctranslate2
 
-        batch = np.repeat(np.asarray(encoded), len(self._prompts), axis=0)
+        heads = {t[:-1] for t in forms}
+        prompts = sorted(h for h in heads if not any(o != h and o[: len(h)] == h for o in heads))
+        batch = np.repeat(np.asarray(encoded), len(prompts), axis=0)
         results = self._model.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)),
-                                       [self._start + list(p) for p in self._prompts], beam_size=1,
-                                       max_length=len(self._start) + max(map(len, self._prompts)) + 1,
+                                       [self._start + list(p) for p in prompts], beam_size=1,
+                                       max_length=len(self._start) + max(map(len, prompts)) + 1,
                                        return_logits_vocab=True)
         # The rows read (each prompt's own tokens and the one after), in one array.
-        rows = np.concatenate([np.asarray(r.logits[0])[: len(p) + 1] for p, r in zip(self._prompts, results)])
+        rows = np.concatenate([np.asarray(r.logits[0])[: len(p) + 1] for p, r in zip(prompts, results)])
         norms = _log_norms(rows)
-        first = dict(zip(self._prompts, np.cumsum([0] + [len(p) + 1 for p in self._prompts]).tolist()))
-        scores: dict = {}
-        for meaning, phrase, tokens in self._safety:
+        first = dict(zip(prompts, np.cumsum([0] + [len(p) + 1 for p in prompts]).tolist()))
+        scores = []
+        for tokens in forms:
             # Any prompt that starts with the form's tokens but the last holds every row it needs.
-            at = first[next(p for p in self._prompts if p[: len(tokens) - 1] == tokens[:-1])]
-            lp = sum(float(rows[at + k, tok]) - float(norms[at + k]) for k, tok in enumerate(tokens))
-            scores[(meaning, phrase)] = max(lp, scores.get((meaning, phrase), -math.inf))
+            at = first[next(p for p in prompts if p[: len(tokens) - 1] == tokens[:-1])]
+            scores.append(sum(float(rows[at + k, tok]) - float(norms[at + k]) for k, tok in enumerate(tokens)))
         return scores
 
 
@@ -254,9 +272,9 @@ class WhisperUtterances:
 
     def decide_by(self, trigger_t: float) -> None:
         """A trigger at audio time trigger_t: decide its utterance by DECIDE_AFTER_TRIGGER_S after.
-        Called from the trigger's thread, which may come after this path has already decided that
-        utterance (then it is ignored: the deadline must not cut the next one short). Float
-        assignments are atomic."""
+        Called from the trigger's thread, which looks while this one goes on: it may come after this
+        path has already decided that utterance (then it is ignored: the deadline must not cut the
+        next one short). Float assignments are atomic."""
         if trigger_t <= self._decided_at:
             return
         t = trigger_t + DECIDE_AFTER_TRIGGER_S
@@ -357,10 +375,9 @@ class WhisperTrigger:
         return not self._fired and self._samples <= TRIGGER_WITHIN_S * INPUT_RATE
 
     def _look(self, t: float) -> list:
-        scores = self._decider.safety(np.concatenate(self._blocks), TRIGGER_FRAMES)
-        for meaning, bar in self._bars.items():  # pain first
-            phrase, score = scores[meaning]
-            if score >= bar:
-                self._fired = True
-                return [Heard(meaning, phrase, self.engine, math.exp(score), t)]
-        return []
+        found = self._decider.passing(np.concatenate(self._blocks), TRIGGER_FRAMES, self._bars)
+        if found is None:
+            return []
+        self._fired = True
+        meaning, phrase, score = found
+        return [Heard(meaning, phrase, self.engine, math.exp(score), t)]
