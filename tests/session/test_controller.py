@@ -70,10 +70,11 @@ class Says:
     (its `nth` time), or at `at_s` on the session clock."""
 
     def __init__(self, command, after: str | None = None, delay_s: float = 0.5, nth: int = 1, at_s: float | None = None, text: str | None = None,
-                 sure: bool = True):
+                 sure: bool = True, late_s: float = 0.0):
         self.command, self.after, self.delay_s, self.nth, self.at_s = command, after, delay_s, nth, at_s
         self.text = text or str(getattr(command, "value", ""))
         self.sure = sure  # False: Whisper's maybe pain, which the guide asks about
+        self.late_s = late_s  # heard this long after the audio it is about (a trigger's slow look)
 
     def due(self, records) -> float | None:
         if self.at_s is not None:
@@ -114,7 +115,7 @@ class ScriptedRecognizer:
                 self._script.remove(says)
                 if isinstance(says.command, type):  # a listener event of the two-stage listener, as it is
                     assert self.events is not None, "the session's queue is set before it starts"
-                    self.events.put(says.command(says.text, self.engine, t))
+                    self.events.put(says.command(says.text, self.engine, t - says.late_s))
                 else:
                     heard.append(Heard(says.command, says.text, self.engine, 1.0, t, sure=says.sure))
         return heard
@@ -608,6 +609,18 @@ def test_a_silence_with_no_verdict_in_time_is_taken_as_stop(guide):
     stopped_at = first(records, "cue_started", text="Stopped. Say resume within 3 seconds to pick up from the start of this step.")["t"]
     assert DECISION_WAIT_S <= stopped_at - silenced["t"] <= DECISION_WAIT_S + 1.0
     assert result.outcome == "stopped"
+
+
+def test_a_silence_that_comes_after_the_verdict_on_its_utterance_is_answered_by_it(guide):
+    """The trigger looks on a thread of its own, so its word can reach the session after the verdict
+    on the utterance it is in (seen in a session of real talk). Waiting for another verdict would
+    take the talk for a stop."""
+    script = [Says(Dismissed, after="Lean back slowly.", delay_s=0.5, text="lean back"),
+              Says(Silence, after="Lean back slowly.", delay_s=0.6, text="pain", late_s=0.2)]
+    (result,), records, session = guide(script)
+    assert not [r for r in records if r["type"] in ("silenced", "resumed")]
+    assert spoken(records).count("Lean back slowly.") == 1
+    assert result.outcome == "completed"
 
 
 def test_a_silence_in_a_hold_picks_the_hold_up_where_it_was(guide):

@@ -6,6 +6,7 @@ to do with what interrupted it; neither is one.
 
 from __future__ import annotations
 
+import math
 import queue
 from typing import Callable
 
@@ -87,6 +88,7 @@ class Conversation:
         self._main = False  # whether the timeline (not a prompt) is playing
         self._quiet = False  # whether a wait is playing: nothing for an alarm to silence
         self._deciding = False  # waiting for the verdict on an utterance that silenced the guide
+        self._decided_to = -math.inf  # audio time of the last verdict: a silence before it is answered
         self._false_silences: dict = {}
         """Cue index of what is playing -> its silences the decision did not confirm."""
         self._cue_playing = 0
@@ -266,11 +268,17 @@ class Conversation:
             self._hearing.deaf = event if isinstance(event, Deaf) else None
             return
         if isinstance(event, Silence):
+            if event.t <= self._decided_to:
+                # The trigger looks on a thread of its own, and its word came after the verdict on
+                # its utterance (in a session of real talk: a look at 60.50 s of audio, a verdict at
+                # 60.66 s). That verdict answered it: waiting for another would end as a stop.
+                return
             heeded = self._false_silences.get(self._cue_playing, 0) < FALSE_SILENCES_PER_CUE
             if Command.STOP in self._accepts and not self._deciding and heeded and (
                     self.pending is None or isinstance(self.pending, Heard) and self._outranks(Command.STOP)):
                 self.pending = event
             return
+        self._decided_to = max(self._decided_to, event.t)
         if isinstance(event, Dismissed):
             if self._deciding:
                 self.pending = event
