@@ -25,6 +25,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -253,6 +254,12 @@ MAX_UTTERANCE_S = 8.0
 """Longer talk is decided every 8 s, on its last 8 s: a command inside it is still heard."""
 
 
+class Decides(Protocol):
+    """What the decision stage needs of Whisper (WhisperDecider): a verdict on an utterance."""
+
+    def decide(self, samples: np.ndarray) -> Decision: ...
+
+
 class WhisperUtterances:
     """The listener's decision stage: collects the audio of each utterance (the listener feeds it
     only while someone speaks, and tells it when they stop) and decides it with WhisperDecider.
@@ -263,7 +270,7 @@ class WhisperUtterances:
     at_word_end = False
     waits_for_voice = True
 
-    def __init__(self, decider: WhisperDecider):
+    def __init__(self, decider: Decides):
         self._decider = decider
         self._blocks: list[np.ndarray] = []
         self._samples = 0
