@@ -319,6 +319,11 @@ ending. Below 0.5 alone (where the listener's utterances end) the fall came too 
 after the last sound of synthesized stop and pain at 10 dB SNR (p95; 0.10 s clean), against 0.14 s
 (0.09 s) below 0.7. But 0.7 is crossed inside words too (the closure before the "p" of "stop"), so
 the look at 0.5 stays: 7 of 100 real stops were silenced only by it."""
+EARLY_LOOK_PROB = 0.85
+"""The trigger looks too when the probability first falls below this, often before the word has
+ended, but fires there only at the decision's bar (SAFETY_LOG_PROB): synthesized pains were
+silenced sooner (p50 55 -> 37 ms after the last sound, p95 88 -> 74 ms clean, 129 -> 94 ms at 10 dB
+SNR), with the talk's false silences still 9 (15 at the lenient bars) and real stops 99 of 100."""
 TRIGGER_FRAMES = 200
 """The trigger's look is at the last 2 s of an utterance's opening: 0.05 CPU-s here, a fifth of a
 decision's encoder."""
@@ -343,8 +348,9 @@ class WhisperTrigger:
     """The listener's fast stage: silences the guide when an utterance may open with stop or pain.
 
     Each time the voice dips (its own voice detector's probability falls below LOOK_PROBS: a word
-    is ending, about 40 ms after its last sound), it asks the decider's forced choice how likely the
-    utterance so far starts with a stop or pain phrase, and fires at most once until the listener
+    is ending, about 40 ms after its last sound; or first below EARLY_LOOK_PROB, at a stricter bar),
+    it asks the decider's forced choice how likely the utterance so far starts with a stop or pain
+    phrase, and fires at most once until the listener
     says the voice has ended (reset). It shares the decider's model; each looks with a thread of
     its own."""
 
@@ -357,6 +363,7 @@ class WhisperTrigger:
         self._decider = decider
         self._voice = VoiceActivity()
         self._bars = {Command.PAIN: TRIGGER_PAIN_LOG_PROB, Command.STOP: TRIGGER_STOP_LOG_PROB}
+        self._early_bars = {Command.PAIN: SAFETY_LOG_PROB, Command.STOP: SAFETY_LOG_PROB}
         self.reset()
 
     def reset(self) -> None:
@@ -371,18 +378,21 @@ class WhisperTrigger:
         self._samples += len(samples)
         p = self._voice.observe(samples)
         fell = any(self._p >= bar > p for bar in LOOK_PROBS)
+        early = self._p >= EARLY_LOOK_PROB > p
         self._p = p
-        return self._look(t) if fell and self._may_look() else []
+        if not (fell or early) or not self._may_look():
+            return []
+        return self._look(t, self._bars if fell else self._early_bars)
 
     def finish(self, t: float) -> list:
         """The utterance ended (or the input did) while the voice was still up: look once more."""
-        return self._look(t) if self._p >= min(LOOK_PROBS) and self._may_look() else []
+        return self._look(t, self._bars) if self._p >= min(LOOK_PROBS) and self._may_look() else []
 
     def _may_look(self) -> bool:
         return not self._fired and self._samples <= TRIGGER_WITHIN_S * INPUT_RATE
 
-    def _look(self, t: float) -> list:
-        found = self._decider.passing(np.concatenate(self._blocks), TRIGGER_FRAMES, self._bars)
+    def _look(self, t: float, bars: dict) -> list:
+        found = self._decider.passing(np.concatenate(self._blocks), TRIGGER_FRAMES, bars)
         if found is None:
             return []
         self._fired = True
