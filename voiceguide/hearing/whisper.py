@@ -350,9 +350,8 @@ class WhisperTrigger:
     Each time the voice dips (its own voice detector's probability falls below LOOK_PROBS: a word
     is ending, about 40 ms after its last sound; or first below EARLY_LOOK_PROB, at a stricter bar),
     it asks the decider's forced choice how likely the utterance so far starts with a stop or pain
-    phrase, and fires at most once until the listener
-    says the voice has ended (reset). It shares the decider's model; each looks with a thread of
-    its own."""
+    phrase, and fires at most once until the listener says the voice has ended (reset). It shares
+    the decider's model; each looks with a thread of its own."""
 
     engine = "whisper-trigger"
     role = Role.TRIGGER
