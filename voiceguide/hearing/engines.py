@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from ..content.types import Command, MenuWord, Vocabulary
@@ -11,7 +12,8 @@ from .recognizers import (
     ENGINES, SAFETY_COMMANDS, VOSK_MIN_CONFIDENCE, PocketsphinxGrammar, PocketsphinxSpotter, Role, VoskRecognizer,
     key_phrases, load_vosk_model,
 )
-from .whisper import WhisperDecider, WhisperTrigger, WhisperUtterances
+from .trigger import TRIGGER_FRAMES, WhisperTrigger
+from .whisper import WhisperDecider, WhisperUtterances
 
 MENU_MEANINGS = (*MenuWord, Command.STOP, Command.PAIN, Command.HELP, Command.REPEAT)
 """What the voice menu listens for, beside the routines' names."""
@@ -83,4 +85,6 @@ def whisper_recognizers(vocab: Vocabulary, menu: bool = False) -> list:
     from .models import require_whisper_model
 
     decider = WhisperDecider(require_whisper_model(), vocab)
+    # In the background: the guide's first words are being rendered meanwhile.
+    threading.Thread(target=decider.warm_up, args=(TRIGGER_FRAMES,), name="whisper-warm-up", daemon=True).start()
     return [WhisperTrigger(decider), WhisperUtterances(decider)]
