@@ -2,9 +2,11 @@
 in silent holds, on a virtual clock and on a real sounddevice stream into a PulseAudio null sink."""
 
 import json
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import wave
 
@@ -15,7 +17,7 @@ from benchmarks.pulse import timed_stop
 from voiceguide.audio import INPUT_RATE, OUTPUT_RATE, Pcm, resample
 from voiceguide.speaking.outputs import MemoryOutput
 from voiceguide.speaking.player import EventKind, HaltReason, Player, PlayerEvent
-from voiceguide.speaking.rendering import segments_for
+from voiceguide.speaking.rendering import Segment, segments_for
 from voiceguide.speaking.timeline import Cue, CueKind, silence, speech
 from voiceguide.speaking.tts import SpeechCache, SpeechSettings
 
@@ -344,6 +346,41 @@ def test_stop_during_a_silent_hold_is_just_as_fast(pulse):
     halted = trial.halted_after_s
     assert halted <= 0.020 + 0.015, f"play() returned {halted * 1000:.0f} ms after stop"
     assert trial.heard_after_s < 0, "something sounded after the stop"
+
+
+def test_news_that_comes_while_the_device_is_full_halts_at_once(pulse):
+    """The player waits for room in the output in before_block, not in a blocking write: what the
+    listener says while the device is full (a trigger's silence) halts the guide as it arrives.
+    In a blocking write it waited up to 38 ms for the device to take the block."""
+    from voiceguide.speaking.outputs import SoundDeviceOutput
+
+    out = SoundDeviceOutput()
+    player = Player(out)
+    news: queue.Queue = queue.Queue()
+    waits: list[float] = []
+
+    def before_block(wait_s: float) -> None:
+        waits.append(wait_s)
+        try:
+            news.get(timeout=wait_s) if wait_s else news.get_nowait()
+        except queue.Empty:
+            return
+        player.stop()
+
+    hold = [Segment(Cue(CueKind.SILENCE, "", 3000), OUTPUT_RATE * 3, None)]
+    delays = []
+    try:
+        for after_s in (0.31, 0.53, 0.77, 0.95, 1.13, 1.29):  # moments spread over the device's steps
+            sent: list[float] = []
+            timer = threading.Timer(after_s, lambda: (sent.append(time.monotonic()), news.put("silence")))
+            timer.start()
+            halt = player.play(hold, before_block=before_block)
+            delays.append(time.monotonic() - sent[0])
+            assert halt.reason is HaltReason.STOPPED
+    finally:
+        out.close()
+    assert max(waits) > 0.005, "the device never made the player wait: nothing here was tested"
+    assert max(delays) <= 0.010, f"halted {[round(d * 1000) for d in delays]} ms after the news"
 
 
 def test_render_writes_the_whole_session_and_show_reports_real_lengths(tmp_path):

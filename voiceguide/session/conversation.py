@@ -230,17 +230,20 @@ class Conversation:
         self.player.on_event = self._on_player_event  # the player is shared: whoever plays hears of it
         return self.player.play(segments, start, offset, before_block=self._poll)
 
-    def _poll(self) -> None:
-        """Before every block: take the listener's news and decide whether to interrupt. Deafness
+    def _poll(self, wait_s: float) -> None:
+        """Before every block: take the listener's news and decide whether to interrupt, waiting up
+        to `wait_s` (until the output has room for the block) for news that interrupts. Deafness
         (as the listener last said) interrupts where Deaf may, and hearing again where HearingBack
         may."""
         self._sync()
         if self.signal is not None:
             self.player.stop()
             return
+        until = self._clock.now() + wait_s
         while True:
+            left = until - self._clock.now() if self.pending is None else 0.0
             try:
-                event: Heard = self._events.get_nowait()
+                event: Heard = self._events.get(timeout=left) if left > 0 else self._events.get_nowait()
             except queue.Empty:
                 break
             self._heard(event)

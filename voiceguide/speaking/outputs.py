@@ -40,6 +40,9 @@ class AudioOutput(Protocol):
     def write(self, block: np.ndarray) -> None:
         """Queue one block; a real device blocks until there is room for it."""
 
+    def wait_s(self, samples: int) -> float:
+        """About how long until `samples` more can be written without write() blocking."""
+
     def discard(self) -> None:
         """Drop everything queued but not yet heard, at once."""
 
@@ -60,6 +63,9 @@ class MemoryOutput:
     def write(self, block: np.ndarray) -> None:
         self._blocks.append(block.copy())
         self.position += len(block)
+
+    def wait_s(self, samples: int) -> float:
+        return 0.0
 
     def discard(self) -> None:
         self.discards.append(self.position)
@@ -190,8 +196,9 @@ def resolve_device(spec: str | int | None, kind: str) -> int | None:
 
 
 class SoundDeviceOutput:
-    """A real output device. Blocks of at most 20 ms are written with a blocking write; a stop
-    aborts the stream, which drops what the device had queued, and the next write restarts it.
+    """A real output device. Blocks of at most 20 ms are written with a blocking write (the player
+    waits for room first, see wait_s); a stop aborts the stream, which drops what the device had
+    queued, and the next write restarts it.
 
     With `played`, every block is also placed on the microphone's timeline for the echo canceller:
     each time the stream starts, the moment its first sample will be heard (the stream's clock
@@ -245,11 +252,19 @@ class SoundDeviceOutput:
             if self._stream.write(block):
                 self.underruns += 1
         except self._sd.PortAudioError as exc:
-            raise VoiceguideError(
-                f"the output device '{self._name}' stopped working ({exc}); check the speaker is connected and "
-                "see `voiceguide devices`"
-            ) from None
+            raise self._failed(exc) from None
         self.position += len(block)
+
+    def wait_s(self, samples: int) -> float:
+        try:
+            room = self._stream.write_available if self._stream.active else samples
+        except self._sd.PortAudioError as exc:
+            raise self._failed(exc) from None
+        return max(0, samples - room) / self.rate
+
+    def _failed(self, exc: Exception) -> VoiceguideError:
+        return VoiceguideError(f"the output device '{self._name}' stopped working ({exc}); check the speaker is "
+                               "connected and see `voiceguide devices`")
 
     def discard(self) -> None:
         if self._stream.active:

@@ -17,6 +17,11 @@ from .outputs import AudioOutput
 from .rendering import Segment
 
 
+MIN_WAIT_S = 0.002
+"""A wait for room in the output is at least this long: a device makes room in steps (PulseAudio
+20 to 40 ms at a time), not as its estimate says, and a shorter wait would spin."""
+
+
 class EventKind(str, Enum):
     CUE_STARTED = "cue_started"
     CUE_FINISHED = "cue_finished"
@@ -75,17 +80,29 @@ class Player:
             return HaltReason.STOPPED
         return None
 
+    def _wait_for_room(self, samples: int, before_block: Callable[[float], None]) -> None:
+        """Call before_block, with how long to wait for news, until the output has room for
+        `samples` or a stop is requested; once when there is room already."""
+        while True:
+            wait = self.output.wait_s(samples)
+            before_block(max(wait, MIN_WAIT_S) if wait else 0.0)
+            if not wait or self._stop:
+                return
+
     def _emit(self, kind: EventKind, index: int) -> None:
         self.on_event(PlayerEvent(kind, index, self.output.position, self.output.rate))
 
     def play(
-        self, segments: Sequence[Segment], start: int = 0, offset: int = 0, before_block: Callable[[], None] | None = None
+        self, segments: Sequence[Segment], start: int = 0, offset: int = 0,
+        before_block: Callable[[float], None] | None = None,
     ) -> Halt:
         """Play segments from (start, offset) until the end, or a stop request.
 
         A request made while nothing is playing is honoured by the next play(), at once.
-        `before_block` runs before every block, on this thread: the session's controller reads
-        the listener's events there, so a command acts before the next block is written.
+        `before_block` runs before every block, on this thread, given how long the output needs
+        before it has room for the block: the session's controller waits that long for the
+        listener's events there, rather than in a blocking write, so a stop acts the moment it is
+        heard, and always before the next block is written.
         """
         out = self.output
         for index in range(start, len(segments)):
@@ -93,14 +110,14 @@ class Player:
             if offset == 0:
                 self._emit(EventKind.CUE_STARTED, index)
             while offset < segment.samples:
+                n = min(self.block, segment.samples - offset)
                 if before_block is not None:
-                    before_block()
+                    self._wait_for_room(n, before_block)
                 request = self._take_request()
                 if request is not None:
                     out.discard()
                     self._emit(EventKind.SILENCED, index)
                     return Halt(request, index, offset, out.position)
-                n = min(self.block, segment.samples - offset)
                 out.write(scale(segment.block(offset, n), self.volume))
                 offset += n
             self._emit(EventKind.CUE_FINISHED, index)
