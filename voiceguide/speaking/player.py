@@ -83,10 +83,13 @@ class Player:
     def _wait_for_room(self, samples: int, before_block: Callable[[float], None]) -> None:
         """Call before_block, with how long to wait for news, until the output has room for
         `samples` or a stop is requested; once when there is room already."""
+        wait = self.output.wait_s(samples)
         while True:
-            wait = self.output.wait_s(samples)
             before_block(max(wait, MIN_WAIT_S) if wait else 0.0)
             if not wait or self._stop:
+                return
+            wait = self.output.wait_s(samples)
+            if not wait:  # it has room now, and before_block has just looked
                 return
 
     def _emit(self, kind: EventKind, index: int) -> None:
