@@ -11,6 +11,8 @@ is tuned to miss as few stops and pains as it can, at the price of false ones.
 import json
 import os
 import queue
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -457,6 +459,20 @@ def test_the_gate_remembers_a_bounded_past_and_still_judges_the_present():
     assert not gate.admits(now - 60, safety=False)
     # Older than it remembers (only a recording read far ahead of a slow path): a stop or pain is let through.
     assert gate.admits(1.0, safety=True) and not gate.admits(1.0, safety=False)
+
+
+EXIT_AT_ONCE = """
+from voiceguide.content.loading import load_library
+from voiceguide.hearing.engines import whisper_recognizers
+whisper_recognizers(load_library().vocabularies["en"])
+"""
+
+
+def test_a_process_that_ends_while_whisper_warms_up_exits_cleanly():
+    """The warm-up runs in the background; a process that ended under it (`listen` on a short
+    file, an error at start) crashed in 3 of 3 runs while the thread was a daemon."""
+    done = subprocess.run([sys.executable, "-c", EXIT_AT_ONCE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_listen_mixes_a_stereo_recording_and_refuses_a_rate_too_low_to_hold_speech(cli, tmp_path):

@@ -372,8 +372,12 @@ def test_news_that_comes_while_the_device_is_full_halts_at_once(pulse):
     try:
         for after_s in (0.31, 0.53, 0.77, 0.95, 1.13, 1.29):  # moments spread over the device's steps
             sent: list[float] = []
-            timer = threading.Timer(after_s, lambda: (sent.append(time.monotonic()), news.put("silence")))
-            timer.start()
+
+            def say() -> None:
+                sent.append(time.monotonic())
+                news.put("silence")
+
+            threading.Timer(after_s, say).start()
             halt = player.play(hold, before_block=before_block)
             delays.append(time.monotonic() - sent[0])
             assert halt.reason is HaltReason.STOPPED

@@ -85,6 +85,7 @@ def whisper_recognizers(vocab: Vocabulary, menu: bool = False) -> list:
     from .models import require_whisper_model
 
     decider = WhisperDecider(require_whisper_model(), vocab)
-    # In the background: the guide's first words are being rendered meanwhile.
-    threading.Thread(target=decider.warm_up, args=(TRIGGER_FRAMES,), name="whisper-warm-up", daemon=True).start()
+    # In the background, while the guide's first words are rendered; not a daemon: a process that
+    # ended while it ran would free the model under it (`listen` on a short file crashed so).
+    threading.Thread(target=decider.warm_up, args=(TRIGGER_FRAMES,), name="whisper-warm-up").start()
     return [WhisperTrigger(decider), WhisperUtterances(decider)]
