@@ -91,6 +91,7 @@ class Player:
             wait = self.output.wait_s(samples)
             if not wait:  # it has room now, and before_block has just looked
                 return
+            wait = max(wait, samples / self.output.rate)  # the device's step is longer than it said
 
     def _emit(self, kind: EventKind, index: int) -> None:
         self.on_event(PlayerEvent(kind, index, self.output.position, self.output.rate))
