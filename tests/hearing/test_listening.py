@@ -475,6 +475,16 @@ def test_a_process_that_ends_while_whisper_warms_up_exits_cleanly():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_a_warm_up_that_fails_prints_nothing():
+    """No traceback from the background: the first look fails the same way, on the listener's
+    thread, which reports it (the guide says it cannot hear)."""
+    broken = "from voiceguide.hearing import whisper\n" \
+             "def fail(*args): raise RuntimeError('no memory')\n" \
+             "whisper.WhisperDecider._encode = fail\n" + EXIT_AT_ONCE
+    done = subprocess.run([sys.executable, "-c", broken], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
 def test_listen_mixes_a_stereo_recording_and_refuses_a_rate_too_low_to_hold_speech(cli, tmp_path):
     import wave
 

@@ -183,8 +183,11 @@ class WhisperDecider:
         shape costs more: here a session's first look took 88 ms and its first decision 340 ms, later
         ones 26 to 32 ms and 230 to 280 ms, so a session's first stop or pain came 60 ms later."""
         quiet = np.zeros(INPUT_RATE, np.int16)
-        self.passing(quiet, frames, dict.fromkeys(self._forced, -math.inf))
-        self.decide(quiet)
+        try:
+            self.passing(quiet, frames, dict.fromkeys(self._forced, -math.inf))
+            self.decide(quiet)
+        except Exception:  # on its own thread: the first look fails the same way, where it is reported
+            pass
 
     def _encode(self, samples: np.ndarray, frames: int):
         import ctranslate2
