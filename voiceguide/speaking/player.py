@@ -84,14 +84,11 @@ class Player:
         """Call before_block, with how long to wait for news, until the output has room for
         `samples` or a stop is requested; once when there is room already."""
         wait = self.output.wait_s(samples)
-        while True:
-            before_block(max(wait, MIN_WAIT_S) if wait else 0.0)
-            if not wait or self._stop:
-                return
+        before_block(max(wait, MIN_WAIT_S) if wait else 0.0)
+        while wait and not self._stop:
             wait = self.output.wait_s(samples)
-            if not wait:  # it has room now, and before_block has just looked
-                return
-            wait = max(wait, samples / self.output.rate)  # the device's step is longer than it said
+            if wait:  # the device makes room in longer steps than it said: wait a whole block
+                before_block(max(wait, samples / self.output.rate))
 
     def _emit(self, kind: EventKind, index: int) -> None:
         self.on_event(PlayerEvent(kind, index, self.output.position, self.output.rate))
