@@ -59,7 +59,7 @@ class Controller:
         plan: Plan,
         player: Player,
         bank: SpeechBank,
-        events: queue.Queue,
+        events: queue.SimpleQueue,
         hearing: Hearing,
         clock,
         log,
