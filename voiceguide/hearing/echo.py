@@ -41,7 +41,7 @@ INSTALL_HINT = "install it with: sudo apt-get install libspeexdsp1"
 
 def has_sound(reference: np.ndarray) -> bool:
     """Whether a frame of what was played could echo at all (see SILENT_LEVEL)."""
-    return bool(np.abs(reference).max() > SILENT_LEVEL)
+    return bool(reference.max() > SILENT_LEVEL or reference.min() < -SILENT_LEVEL)
 
 
 def _library():
@@ -318,7 +318,11 @@ class PlayedAudio:
             size = len(self._ring)
             first, last = max(lo, self._end - size, 0), min(hi, self._end)  # those played and still held
             if first < last:
-                span[first - lo : last - lo] = self._ring[np.arange(first, last) % size]
+                at = first % size
+                if at + last - first <= size:
+                    span[first - lo : last - lo] = self._ring[at : at + last - first]
+                else:
+                    span[first - lo : last - lo] = self._ring[np.arange(first, last) % size]
         if not span.any():
             return np.zeros(n, np.int16)  # nothing played: a hold, or before the first word
         out = (span[offsets] * weights).sum(axis=1)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import collections
 import math
-import statistics
 import threading
 
 import numpy as np
@@ -79,6 +78,14 @@ here, and then a stop or pain is let through rather than dropped."""
 HISTORY_BLOCKS = int(HISTORY_S * 1000 / BLOCK_MS)
 
 
+def percentile(values, q: int) -> float:
+    """The q-th percentile, interpolated between the two nearest values (numpy's default method).
+    By hand: numpy's percentile and statistics.quantiles cost 20 to 100 us here, 50 times a second."""
+    ranked = sorted(values)
+    at, part = divmod(q * (len(ranked) - 1), 100)
+    return ranked[at] if not part else ranked[at] + (ranked[at + 1] - ranked[at]) * part / 100
+
+
 def level_db(block: np.ndarray) -> float:
     samples = block.astype(np.float64)
     return 10 * math.log10(samples.dot(samples) / len(samples) + 1e-3)
@@ -128,8 +135,7 @@ class SpeechGate:
                 if learning:
                     usual = max(self._leftover, default=leftover)
                 else:
-                    # (numpy's percentile costs 0.1 ms here, 50 times a second; this, a fifth of that)
-                    usual = statistics.quantiles(self._leftover, n=100, method="inclusive")[ECHO_PERCENTILE - 1]
+                    usual = percentile(self._leftover, ECHO_PERCENTILE)
                 safety = room and leftover >= usual + SAFETY_ECHO_MARGIN_DB
                 other = room and leftover >= usual + ECHO_MARGIN_DB
                 # Learn from echo alone: not from the person's voice, unless "the person" goes on
