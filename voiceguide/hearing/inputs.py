@@ -139,7 +139,7 @@ class SoundDeviceInput:
         except VoiceguideError as exc:
             raise MicrophoneError(str(exc)) from None
         try:
-            self._stream = sd.InputStream(
+            self._stream = sd.RawInputStream(
                 device=index,
                 samplerate=INPUT_RATE,
                 channels=1,

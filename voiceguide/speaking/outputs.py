@@ -225,7 +225,7 @@ class SoundDeviceOutput:
         name = device if device is not None else "default"
         self._sd, self._name = sd, name
         try:
-            self._stream = sd.OutputStream(
+            self._stream = sd.RawOutputStream(
                 samplerate=rate, channels=1, dtype="int16", blocksize=rate * BLOCK_MS // 1000, latency=OUTPUT_LATENCY_S, device=index
             )
         except (sd.PortAudioError, ValueError) as exc:
@@ -249,7 +249,7 @@ class SoundDeviceOutput:
             at = self._placed_at(self.position)
             if at is not None:
                 self.played.write(block, at)
-            if self._stream.write(block):
+            if self._stream.write(np.ascontiguousarray(block, np.int16)):  # a raw stream takes the bytes as they are
                 self.underruns += 1
         except self._sd.PortAudioError as exc:
             raise self._failed(exc) from None
