@@ -16,7 +16,6 @@ from ..audio import BLOCK_MS, scale
 from .outputs import AudioOutput
 from .rendering import Segment
 
-
 MIN_WAIT_S = 0.002
 """A wait for room in the output is at least this long: a device makes room in steps (PulseAudio
 20 to 40 ms at a time), not as its estimate says, and a shorter wait would spin."""
