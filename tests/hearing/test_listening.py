@@ -178,7 +178,7 @@ def test_the_listener_refuses_a_recognition_path_that_drifted_from_the_protocol(
             pass
 
     with pytest.raises(TypeError, match="not a Recognizer: <.*Drifted"):
-        Listener(PcmInput(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)), [Drifted()], queue.SimpleQueue())  # type: ignore[list-item]
+        Listener(PcmInput(Pcm(np.zeros(INPUT_RATE, np.int16), INPUT_RATE)), [Drifted()], queue.Queue())  # type: ignore[list-item]
 
 
 def test_the_commands_spotter_hears_only_around_sound_and_still_hears_the_command(english):
@@ -241,7 +241,7 @@ def test_the_microphone_hears_stop_through_pulseaudio(pulse, english):
 
     speech = speechset.espeak("stop", "en-us", 150)
     out = SoundDeviceOutput(None, INPUT_RATE)
-    events: queue.SimpleQueue = queue.SimpleQueue()
+    events: queue.Queue = queue.Queue()
     paths, _ = recognizers_for(english, "pocketsphinx")
     mic = SoundDeviceInput(None)
     listener = Listener(mic, paths, events).start()

@@ -96,7 +96,7 @@ class ScriptedRecognizer:
         self._script = list(script)
         self._log = log
         self._fail_at = fail_at_s
-        self.events: queue.SimpleQueue | None = None
+        self.events: queue.Queue | None = None
         """The session's queue, for listener events said as they are (Silence, Dismissed)."""
         self.interrupt_at: tuple[float, Callable[[int], None]] | None = None
         """(t, interrupt): calls interrupt(SIGTERM) once audio reaches t, as the signal handler

@@ -130,7 +130,7 @@ class SoundDeviceInput:
     def __init__(self, device: str | int | None = None, block_ms: int = BLOCK_MS, played: "PlayedAudio | None" = None):
         sd = sounddevice_module()
         self._played = played
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.Queue = queue.Queue()
         self.overflows = 0
         """Blocks after which the device lost audio: the microphone's timeline then runs behind the
         output's, and the echo moves."""

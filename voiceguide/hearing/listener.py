@@ -94,7 +94,7 @@ class Listener:
     detection as heard, for scripted recognizers whose words have no sound.
     """
 
-    def __init__(self, source: AudioInput, recognizers: list[Recognizer], events: queue.SimpleQueue,
+    def __init__(self, source: AudioInput, recognizers: list[Recognizer], events: queue.Queue,
                  clock: MonotonicClock | VirtualClock | None = None, echo: EchoCanceller | None = None,
                  played: PlayedAudio | None = None, vet: bool = True):
         drifted = [p for p in recognizers if not isinstance(p, Recognizer)]
@@ -116,7 +116,7 @@ class Listener:
         self._tails = StopTails()
         self._stop = threading.Event()
         self._recognizers = recognizers
-        self._queues = [queue.SimpleQueue() for _ in recognizers]
+        self._queues = [queue.Queue() for _ in recognizers]
         self._roles = [p.role for p in recognizers]
         self._waits = [p.waits_for_voice for p in recognizers]
         self._threads = [threading.Thread(target=self._read, name="listener-read", daemon=True)] + [
@@ -348,7 +348,7 @@ class Listener:
         if t is None:
             self._look_for_deafness(self._clock.now())
 
-    def _recognize(self, index: int, recognizer, blocks: queue.SimpleQueue) -> None:
+    def _recognize(self, index: int, recognizer, blocks: queue.Queue) -> None:
         last_t = 0.0
         resting = False
         try:
@@ -382,7 +382,7 @@ def listen_to(source: AudioInput, recognizers: list, echo: EchoCanceller | None 
     """Every command heard in a recording, in order of detection time (for `listen`, tests and
     benchmarks); with `echo` and `played`, the guide's voice is cancelled from it first. A
     recording's end is not deafness: Deaf and HearingBack are left out."""
-    events: queue.SimpleQueue = queue.SimpleQueue()
+    events: queue.Queue = queue.Queue()
     listener = Listener(source, recognizers, events, echo=echo, played=played).start()
     listener.join()
     if listener.error is not None:

@@ -225,7 +225,7 @@ class Session:
         self.alarm_engine = next(p.engine for p in recognizers if p.role is Role.SAFETY) if grammar else None
         """The recognizer whose stop and pain, in the voice menu, silence the guide at once but are
         not the last word on what was said: the menu's grammar is (see menu.decide)."""
-        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.events: queue.Queue = queue.Queue()
         cancel = options.echo_cancel and parts.played is not None
         self.hearing = Hearing()
         """Whether the guide can hear, as the listener last said (see Conversation)."""

@@ -59,7 +59,7 @@ class Controller:
         plan: Plan,
         player: Player,
         bank: SpeechBank,
-        events: queue.SimpleQueue,
+        events: queue.Queue,
         hearing: Hearing,
         clock,
         log,

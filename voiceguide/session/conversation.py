@@ -60,7 +60,7 @@ class Conversation:
     menu's spotter, see Menu); they go to `on_alarm` instead of interrupting. `on_cue(index, cue)`
     is called as each cue of the timeline (`play(main=True)`) starts."""
 
-    def __init__(self, player: Player, bank: SpeechBank, events: queue.SimpleQueue, hearing: Hearing, clock, log,
+    def __init__(self, player: Player, bank: SpeechBank, events: queue.Queue, hearing: Hearing, clock, log,
                  sync: Callable[[], None] = lambda: None, on_cue: Callable[[int, Cue], None] = lambda i, cue: None,
                  alarms_from: str | None = None, on_alarm: Callable[[Heard], None] = lambda heard: None):
         self.player = player
