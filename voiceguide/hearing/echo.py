@@ -317,12 +317,10 @@ class PlayedAudio:
         with self._lock:
             size = len(self._ring)
             first, last = max(lo, self._end - size, 0), min(hi, self._end)  # those played and still held
-            if first < last:
-                at = first % size
-                if at + last - first <= size:
-                    span[first - lo : last - lo] = self._ring[at : at + last - first]
-                else:
-                    span[first - lo : last - lo] = self._ring[np.arange(first, last) % size]
+            if first < last:  # as _put writes them: up to the ring's end, then from its start
+                at, head = first % size, min(last - first, size - first % size)
+                span[first - lo : first - lo + head] = self._ring[at : at + head]
+                span[first - lo + head : last - lo] = self._ring[: last - first - head]
         if not span.any():
             return np.zeros(n, np.int16)  # nothing played: a hold, or before the first word
         out = (span[offsets] * weights).sum(axis=1)
