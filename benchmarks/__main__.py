@@ -12,7 +12,7 @@ from voiceguide.errors import VoiceguideError, printable
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voiceguide bench", description="measure speed and latency; prints figures beside their targets")
-    parser.add_argument("suite", nargs="?", default="all", choices=["all", "speak", "listen", "session", "real"], help="all (the default): the whole promise in one run, 5 to 8 minutes; real: real people from ../shared/realspeech through the English listener; speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory; session: end of a spoken stop or pain to silence through the real devices")
+    parser.add_argument("suite", nargs="?", default="all", choices=["all", "speak", "listen", "session", "real"], help="all (the default): the whole promise in one run, 5 to 8 minutes; real: real people from ../shared/realspeech through the English listener; speak: stop-to-silence, render speed, first audio; listen: recall, false stops, detection latency, CPU, memory of pocketsphinx (and vosk), and the voice menu with pocketsphinx and with Whisper; session: end of a spoken stop or pain to silence through the real devices")
     parser.add_argument("--trials", type=int, help="stops to time: per combination for all (default 2), in total for speak and session (default 32)")
     parser.add_argument("--korean-model", metavar="PATH", help="listen: also measure vosk with this Korean model folder")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")

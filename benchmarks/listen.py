@@ -1,5 +1,5 @@
 """`voiceguide bench listen`: each recognizer on synthesized speech: recall, false detections,
-latency, CPU and memory; and the voice menu's phrases."""
+latency, CPU and memory; and the voice menu's phrases (pocketsphinx's menu, and Whisper's)."""
 
 from __future__ import annotations
 
@@ -127,6 +127,35 @@ def _menu_figures(library, vocab) -> dict:
     return {"phrases": rows, "background": background}
 
 
+def _whisper_menu_figures() -> dict:
+    """The voice menu with Whisper (English's default): each of its phrases said alone in every voice
+    of espeak-ng, flite and festival, clean and at 10 dB SNR, through the whole listener; what it
+    was decided as within realspeech.DECISION_S of its end, and what background sentences became."""
+    from voiceguide.hearing.engines import MENU_MEANINGS, recognizers_for
+    from voiceguide.hearing.events import Heard
+    from voiceguide.hearing.inputs import PcmInput
+    from voiceguide.hearing.listener import listen_to
+
+    from . import speechset
+    from .realspeech import DECISION_S
+
+    library = load_library()
+    routines = [r for _, r in sorted(library.routines.items()) if r.language == "en"]
+    vocab = library.vocabularies["en"].with_choices(routines)
+    spoken = speechset.menu_set(vocab, (*MENU_MEANINGS, *vocab.choices), speechset.VOICES + speechset.OTHER_VOICES)
+    figures: dict = {}
+    for name, heard in (("clean", spoken), ("10 dB", speechset.with_noise(spoken, 10, seed=3))):
+        events = listen_to(PcmInput(Pcm(heard.samples, INPUT_RATE)), recognizers_for(vocab, "whisper", menu=True)[0])
+        for u in heard.utterances:
+            decided = {e.command.value for e in events if isinstance(e, Heard) and e.sure and u.start_s <= e.t <= u.end_s + DECISION_S}
+            row = figures.setdefault(u.text, {"meaning": u.command}).setdefault(name, {"said": 0, "right": 0, "other": {}})
+            row["said"] += 1
+            row["right"] += u.command in decided
+            for other in decided - {u.command}:
+                row["other"][other] = row["other"].get(other, 0) + 1
+    return figures
+
+
 def _first_phrases(vocab) -> list[tuple[str, str]]:
     return [(phrases[0], command.value) for command, phrases in vocab.phrases.items()]
 
@@ -143,12 +172,27 @@ def bench_listen(korean_model: str | None = None) -> list[dict]:
     for job in jobs:
         with context.Pool(1) as pool:
             results.append(pool.apply(_listen_figures, job))
+    with context.Pool(1) as pool:
+        results.append({"engine": "whisper", "language": "en", "menu": pool.apply(_whisper_menu_figures)})
     return results
+
+
+def _whisper_menu_table(menu: dict) -> list[str]:
+    lines = ["### whisper (en): the voice menu, each phrase said alone (11 synthesized voices), through the whole listener", "",
+             "| phrase | meaning | decided right: clean | 10 dB SNR | decided as something else (clean; 10 dB) |", "| --- | --- | --- | --- | --- |"]
+    for text, row in menu.items():
+        cells = [f"{row[k]['right']}/{row[k]['said']}" if row["meaning"] else "-" for k in ("clean", "10 dB")]
+        others = "; ".join(", ".join(f"{m} {n}" for m, n in sorted(row[k]["other"].items())) or "none" for k in ("clean", "10 dB"))
+        lines.append(f"| {text} | {row['meaning'] or 'background'} | {' | '.join(cells)} | {others} |")
+    return lines + [""]
 
 
 def listen_table(results: list[dict]) -> str:
     lines = []
     for r in results:
+        if r["engine"] == "whisper":
+            lines += _whisper_menu_table(r["menu"])
+            continue
         lines += [f"### {r['engine']} ({r['language']}): model load and first pass {r['model_load_s']:.1f} s, peak RSS with the engine loaded {r['peak_rss_mb']:.0f} MB (target <= 150 MB on pocketsphinx)", ""]
         lines += ["| path | command | clean | 20 dB | 10 dB | target |", "| --- | --- | --- | --- | --- | --- |"]
         for path, row in r["paths"].items():

@@ -194,12 +194,12 @@ BACKGROUND = (  # what a room says that is not meant for the guide
 )
 
 
-def menu_set(vocab, meanings) -> SpeechSet:
+def menu_set(vocab, meanings, voices: tuple[str, ...] = VOICES) -> SpeechSet:
     """The voice menu's phrases for `meanings` (its vocabulary has the routines' names, see
     Vocabulary.with_choices), and background sentences, in every voice, a second apart: the
     menu's grammar decides when an utterance ends."""
     items = [(p, c.value) for c in meanings for p in vocab.meanings()[c]] + [(t, None) for t in BACKGROUND]
-    return build(items, VOICES, (170,), (50,), gap_s=1.0)
+    return build(items, voices, (170,), (50,), gap_s=1.0)
 
 
 def korean_sets(vocab) -> dict[str, SpeechSet]:

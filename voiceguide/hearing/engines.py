@@ -41,7 +41,7 @@ def recognizers_for(vocab: Vocabulary, engine: str = "auto", model: Path | None 
     recognizers: list = []
     english = vocab.language == "en"
     if english and (engine == "whisper" or engine == "auto" and model is None and whisper_model() is not None):
-        return whisper_recognizers(vocab, menu), notices
+        return whisper_recognizers(vocab), notices
     if english and engine != "vosk":
         recognizers.append(PocketsphinxSpotter(key_phrases(vocab, SAFETY_COMMANDS), "pocketsphinx-spotter", Role.SAFETY))
     model_path = model or (installed_model_for(vocab.language) if engine != "pocketsphinx" else None)
@@ -77,11 +77,11 @@ def recognizers_for(vocab: Vocabulary, engine: str = "auto", model: Path | None 
     return recognizers, notices
 
 
-def whisper_recognizers(vocab: Vocabulary, menu: bool = False) -> list:
+def whisper_recognizers(vocab: Vocabulary) -> list:
     """English in two stages, both Whisper tiny.en and fed only in detected voice: the trigger, a
     quick look for stop and pain each time the voice dips in an utterance's opening, and the
-    decision on every whole utterance, commands, answers and (with `menu`, whose vocabulary has
-    the routines' names) the voice menu's words too."""
+    decision on every whole utterance, commands, answers and (in the voice menu's vocabulary, which
+    has the routines' names) the voice menu's words too."""
     from .models import require_whisper_model
 
     decider = WhisperDecider(require_whisper_model(), vocab)

@@ -6,10 +6,10 @@ decides, once the utterance has ended, what was said. Two readings of the same a
 pass of the encoder:
 
 - forced choice: how likely the model finds that the utterance starts with each stop and pain
-  phrase ("Stop", "It hurts", ...), as the log-probability of the phrase's tokens right after the
-  start of the transcript. A stop the free transcript writes as "stove" or "stone" still scores
-  high as "Stop"; an ordinary word does not (measured on ../shared/realspeech: real stops -0.4 to
-  -4.9, every other real word below -7);
+  phrase ("Stop", "It hurts", ...; in the voice menu, its own phrases too), as the log-probability
+  of the phrase's tokens right after the start of the transcript. A stop the free transcript
+  writes as "stove" or "stone" still scores high as "Stop"; an ordinary word does not (measured
+  on ../shared/realspeech: real stops -0.4 to -4.9, every other real word below -7);
 - the free transcript (greedy), which names the other commands, and says "other speech" when the
   utterance is something else.
 
@@ -58,6 +58,15 @@ asked by mistake costs a yes or no; a pain dismissed, the worst mistake."""
 START_LOG_PROB = -15.0
 """The voice menu's start phrase, a few tokens long, is heard at this joint probability: taken by
 mistake it only opens the menu, and missed, nothing else does."""
+MENU_LOG_PROB = -7.0
+"""The voice menu's other phrases (list, and the routines' names) are heard by forced choice too,
+the likeliest at least this likely, when the transcript names nothing: Whisper writes names it
+does not know as other words ("knee twist" as "Neatwist", "Lead with"). Of these phrases said by
+synthesized voices (11 voices of espeak-ng, flite and festival, each decided alone), 61 of 88 were
+heard clean by the transcript alone and 84 with this; at 10 dB SNR 25 and 55, with 7 more "twist"
+heard as "list" (`voiceguide bench listen` has them through the whole listener). The
+likeliest menu phrase of real talk was below -8.9 but for one ("and twist the knife a bit",
+-4.6), and of 139 other real words below -9.5: a name counts only while the routines are offered."""
 _BARS = {Command.STOP: SAFETY_LOG_PROB, Command.PAIN: SAFETY_LOG_PROB, MenuWord.START: START_LOG_PROB}
 _WORD = re.compile(r"[a-z']+")
 _CLAUSE = re.compile(r"[.,!?;:]+")
@@ -107,15 +116,23 @@ class WhisperDecider:
         self._forced: tuple = (Command.PAIN, Command.STOP)
         if vocab.choices:
             self._forced += (MenuWord.START,)
-        phrases = {**vocab.phrases, **vocab.menu}
-        # Each such phrase as the transcript would start it, capitalised or not...
-        forms = [(command, phrase, tuple(self._tok.encode(" " + form)))
-                 for command in self._forced for phrase in phrases.get(command, ())
+        # The menu's other phrases are heard by forced choice only when the transcript names
+        # nothing (see MENU_LOG_PROB).
+        self._menu = (MenuWord.LIST, *vocab.choices) if vocab.choices else ()
+        self._safety = self._forms(self._forced, vocab)
+        self._menu_forms = self._forms(self._menu, vocab)
+
+    def _forms(self, meanings: tuple, vocab: Vocabulary) -> list[tuple[Meaning, str, tuple[int, ...]]]:
+        """The forms the forced choice scores for `meanings`: each phrase as the transcript would
+        start it, capitalised or not; but not a form that goes on from another of its meaning ("Stop
+        now" after "Stop"): it can never be the likelier, and the prompts it would need cost every
+        forced choice a quarter more."""
+        phrases = vocab.meanings()
+        forms = [(meaning, phrase, tuple(self._tok.encode(" " + form)))
+                 for meaning in meanings for phrase in phrases.get(meaning, ())
                  for form in {phrase[:1].upper() + phrase[1:], phrase}]
-        # ...but a form that goes on from another of its meaning ("Stop now" after "Stop") can never
-        # be the likelier, and the prompts it would need cost every forced choice a quarter more.
-        self._safety = [(c, p, t) for c, p, t in forms
-                        if not any(o is c and len(u) < len(t) and t[: len(u)] == u for o, _, u in forms)]
+        return [(m, p, t) for m, p, t in forms
+                if not any(o is m and len(u) < len(t) and t[: len(u)] == u for o, _, u in forms)]
 
     def decide(self, samples: np.ndarray) -> Decision:
         """What the utterance in `samples` (16 kHz int16) meant."""
@@ -123,11 +140,11 @@ class WhisperDecider:
         free = self._model.generate(encoded, [self._start], beam_size=1, max_length=MAX_TOKENS)[0]
         tokens = [t for t in free.sequences_ids[0] if t < self._tok.eot]
         transcript = self._tok.decode(tokens).strip()
-        safety = self._safety_scores(encoded)
+        forced = self._forced_scores(encoded)
         said = words(transcript)
         unsure = None
         for command in self._forced:
-            phrase, score = max(((p, s) for (c, p), s in safety.items() if c is command), key=lambda x: x[1])
+            phrase, score = max(((p, s) for (c, p), s in forced.items() if c is command), key=lambda x: x[1])
             in_text = self._find(said, command)
             if in_text is not None:
                 return Decision(command, in_text, math.exp(max(score, SAFETY_LOG_PROB)), transcript)
@@ -146,6 +163,12 @@ class WhisperDecider:
             meaning = self._owner.get(words(clause))
             if meaning is not None:
                 return Decision(meaning, " ".join(words(clause)), 1.0, transcript)
+        # Decoded only as far as the bar allows: scored outright, the menu's phrases doubled the CPU of
+        # a decision in the menu (0.31 -> 0.55 s here; so, 0.36 s), and talk rarely passes their first token.
+        passing = self._pruned(encoded, self._menu_forms, dict.fromkeys(self._menu, MENU_LOG_PROB))
+        menu_word = max(passing, key=lambda found: found[2], default=None)
+        if menu_word is not None:
+            return Decision(menu_word[0], menu_word[1], math.exp(menu_word[2]), transcript)
         return Decision(None, transcript, 1.0, transcript)
 
     def _find(self, said: tuple[str, ...], command: Command) -> str | None:
@@ -159,24 +182,29 @@ class WhisperDecider:
     def passing(self, samples: np.ndarray, frames: int, bars: dict) -> tuple[Meaning, str, float] | None:
         """The trigger's quick look, without a transcript: a phrase of a meaning in `bars` at least as
         likely as its bar to start `samples` (their last `frames` mel frames, 10 ms each), and that
-        log-probability; None when none is.
-
-        One decoder row, the first token's distribution, settles every phrase of one token ("Stop",
-        "pain") and bounds the longer ones: only those whose first token passes are decoded further.
-        A stop or pain silences the guide sooner so: the look takes 35 ms here, not 60."""
+        log-probability; None when none is. Decoded only as far as needed (see _pruned): a stop or
+        pain silences the guide sooner so, the look takes 35 ms here, not 60."""
         encoded = self._encode(samples, frames)
-        forms = [f for f in self._safety if f[0] in bars]
+        return next(self._pruned(encoded, [f for f in self._safety if f[0] in bars], bars), None)
+
+    def _pruned(self, encoded, forms: list, bars: dict):
+        """Each of `forms` at least as likely as its meaning's bar to start the transcript, as
+        (meaning, phrase, log-probability). One decoder row, the first token's distribution, settles
+        every form of one token ("Stop", "pain") and bounds the longer ones; only those whose first
+        token passes are decoded further, and only once the one-token forms are all given."""
+        if not forms:
+            return
         longer = []
         for (meaning, phrase, tokens), lp in zip(forms, self._scores(encoded, [t[:1] for _, _, t in forms])):
             if lp >= bars[meaning]:
                 if len(tokens) == 1:
-                    return meaning, phrase, lp
-                longer.append((meaning, phrase, tokens))
+                    yield meaning, phrase, lp
+                else:
+                    longer.append((meaning, phrase, tokens))
         if longer:
             for (meaning, phrase, _), lp in zip(longer, self._scores(encoded, [t for _, _, t in longer])):
                 if lp >= bars[meaning]:
-                    return meaning, phrase, lp
-        return None
+                    yield meaning, phrase, lp
 
     def warm_up(self, frames: int) -> None:
         """Look at 1 s of quiet (its last `frames`) and decide it. CTranslate2's first call at an input
@@ -197,7 +225,7 @@ class WhisperDecider:
         mel = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])))
         return self._model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None])), to_cpu=True)
 
-    def _safety_scores(self, encoded) -> dict:
+    def _forced_scores(self, encoded) -> dict:
         """(meaning, phrase) -> the best log-probability of any of its forms as the transcript's start:
         the whole phrase's, not per token ("Stop it" per token passed on talk whose "Stop" alone was
         unlikely, since " it" after " Stop" is nearly certain)."""
@@ -217,9 +245,14 @@ class WhisperDecider:
         heads = {t[:-1] for t in forms}
         prompts = sorted(h for h in heads if not any(o != h and o[: len(h)] == h for o in heads))
         batch = np.repeat(np.asarray(encoded), len(prompts), axis=0)
+        # Every prompt's rows and the one after it must come back. CTranslate2 (4.x) decodes at most
+        # half of max_length steps, prompt included (whisper.cc: min(max_length / 2, max_length -
+        # start)): with the start's length alone, a prompt of two tokens or more came back short
+        # (a phrase like "I need to stop" failed every decision).
+        longest = max(map(len, prompts))
         results = self._model.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(batch)),
                                        [self._start + list(p) for p in prompts], beam_size=1,
-                                       max_length=len(self._start) + max(map(len, prompts)) + 1,
+                                       max_length=max(2 * (longest + 1), len(self._start) + longest + 1),
                                        return_logits_vocab=True)
         # The rows read (each prompt's own tokens and the one after), in one array.
         rows = np.concatenate([np.asarray(r.logits[0])[: len(p) + 1] for p, r in zip(prompts, results)])
