@@ -14,6 +14,8 @@ from voiceguide.content.types import Choice, Command, MenuWord
 from voiceguide.hearing.models import require_whisper_model
 from voiceguide.hearing.whisper import WhisperDecider
 
+from ..conftest import processes
+
 NAME_VOICES = ("en-us", "en-gb", "flite:kal", "festival:kal")
 """In all 11 voices of espeak-ng, flite and festival, 6 of 77 names and list phrases were missed (2
 in en-gb); by the transcript alone, 25 of 56 in the first 8."""
@@ -24,12 +26,41 @@ def library():
     return load_library()
 
 
-@pytest.fixture(scope="module")
-def menu(library):
+def _menu_decider():
     """The voice menu's vocabulary (with the routines' names) and its decider."""
+    library = load_library()
     routines = [r for _, r in sorted(library.routines.items()) if r.language == "en"]
     vocab = library.vocabularies["en"].with_choices(routines)
     return vocab, WhisperDecider(require_whisper_model(), vocab)
+
+
+def _names_missed() -> list:
+    """The menu's list phrases and routines' names said by NAME_VOICES and not decided as meant."""
+    vocab, decider = _menu_decider()
+    said = [(p, m) for m in (MenuWord.LIST, *vocab.choices) for p in vocab.meanings()[m]]
+    missed = []
+    for voice in NAME_VOICES:
+        for text, meaning in said:
+            decided = decider.decide(espeak(text, voice)).meaning
+            if decided != meaning:
+                missed.append((voice, text, decided))
+    return [len(said) * len(NAME_VOICES), missed]
+
+
+def _real_words_taken() -> list:
+    """Real other words the menu took for one of its phrases."""
+    _, decider = _menu_decider()
+    clips = [p for p in sample("sc/*/*.wav", 40, seed=17) if p.parent.name not in ("stop", "_silence")][:25]
+    return [len(clips), [(p.parent.name, d.meaning) for p in clips
+                         if isinstance((d := decider.decide(clip(p))).meaning, (MenuWord, Choice))]]
+
+
+@pytest.fixture(scope="module")
+def menu_heard() -> dict:
+    """Both measurements at once, a process each (each decider decides with one thread)."""
+    with processes(2) as pool:
+        names, words = pool.submit(_names_missed), pool.submit(_real_words_taken)
+        return {"names": names.result(), "words": words.result()}
 
 
 def test_long_stop_and_pain_phrases_of_an_author_are_decided(library):
@@ -44,22 +75,13 @@ def test_long_stop_and_pain_phrases_of_an_author_are_decided(library):
         assert decided == [meaning] * 3, f"{text!r}: {decided}"
 
 
-def test_the_menu_hears_the_routines_names_and_list_by_forced_choice(menu):
+def test_the_menu_hears_the_routines_names_and_list_by_forced_choice(menu_heard):
     """Whisper writes names it does not know as other words ("knee twist" as "Neatwist"): the
     forced choice over the menu's phrases hears them (see whisper.MENU_LOG_PROB)."""
-    vocab, decider = menu
-    said = [(p, m) for m in (MenuWord.LIST, *vocab.choices) for p in vocab.meanings()[m]]
-    wrong = []
-    for voice in NAME_VOICES:
-        for text, meaning in said:
-            decided = decider.decide(espeak(text, voice)).meaning
-            if decided != meaning:
-                wrong.append((voice, text, decided))
-    assert len(wrong) <= len(said) * len(NAME_VOICES) // 6, f"{len(wrong)} of {len(said) * len(NAME_VOICES)}: {wrong}"
+    said, missed = menu_heard["names"]
+    assert len(missed) <= said // 6, f"{len(missed)} of {said}: {missed}"
 
 
-def test_real_words_are_not_taken_for_the_menus_phrases(menu):
-    _, decider = menu
-    clips = [p for p in sample("sc/*/*.wav", 40, seed=17) if p.parent.name not in ("stop", "_silence")][:25]
-    taken = [(p.parent.name, d.meaning) for p in clips if isinstance((d := decider.decide(clip(p))).meaning, (MenuWord, Choice))]
-    assert not taken, f"{len(taken)} of {len(clips)} real words taken for the menu's phrases: {taken}"
+def test_real_words_are_not_taken_for_the_menus_phrases(menu_heard):
+    said, taken = menu_heard["words"]
+    assert not taken, f"{len(taken)} of {said} real words taken for the menu's phrases: {taken}"
