@@ -161,7 +161,8 @@ def _first_phrases(vocab) -> list[tuple[str, str]]:
 
 
 def bench_listen(korean_model: str | None = None) -> list[dict]:
-    """Recall, false stops, latency, CPU, load time and memory for each engine, on synthesized speech."""
+    """Recall, false stops, latency, CPU, load time and memory for each engine, on synthesized speech;
+    and what the voice menu with Whisper decides each of its phrases as."""
     import multiprocessing
 
     jobs = [("pocketsphinx", "en", None)]
