@@ -94,8 +94,7 @@ def _menu_figures(library, vocab) -> dict:
     from . import speechset
     from .scoring import LATE_S
 
-    routines = [r for _, r in sorted(library.routines.items()) if r.language == vocab.language]
-    menu_vocab = vocab.with_choices(routines)
+    menu_vocab = vocab.with_choices(library.routines_in(vocab.language))
     meanings = (*MENU_MEANINGS, *menu_vocab.choices)
     spoken = speechset.menu_set(menu_vocab, meanings)
     pcm = Pcm(spoken.samples, INPUT_RATE)
@@ -140,8 +139,7 @@ def _whisper_menu_figures() -> dict:
     from .realspeech import DECISION_S
 
     library = load_library()
-    routines = [r for _, r in sorted(library.routines.items()) if r.language == "en"]
-    vocab = library.vocabularies["en"].with_choices(routines)
+    vocab = library.vocabularies["en"].with_choices(library.routines_in("en"))
     spoken = speechset.menu_set(vocab, (*MENU_MEANINGS, *vocab.choices), speechset.VOICES + speechset.OTHER_VOICES)
     figures: dict = {}
     for name, heard in (("clean", spoken), ("10 dB", speechset.with_noise(spoken, 10, seed=3))):

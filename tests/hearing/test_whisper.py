@@ -29,8 +29,7 @@ def library():
 def _menu_decider():
     """The voice menu's vocabulary (with the routines' names) and its decider."""
     library = load_library()
-    routines = [r for _, r in sorted(library.routines.items()) if r.language == "en"]
-    vocab = library.vocabularies["en"].with_choices(routines)
+    vocab = library.vocabularies["en"].with_choices(library.routines_in("en"))
     return vocab, WhisperDecider(require_whisper_model(), vocab)
 
 

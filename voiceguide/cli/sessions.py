@@ -109,7 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         library = load_library()
         if library.errors:
             raise ContentError(library.errors)
-        routines = [r for _, r in sorted(library.routines.items()) if r.language == args.lang]
+        routines = library.routines_in(args.lang)
         if not routines:
             raise UsageError(f"no routines in '{args.lang}' in {content_root() / 'routines'}; see `voiceguide list`")
         vocab = vocabulary_for(args.lang).with_choices(routines)

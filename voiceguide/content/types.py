@@ -213,6 +213,10 @@ class Library:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
+    def routines_in(self, language: str) -> list[Routine]:
+        """The routines in `language`, by id: what the voice menu offers (see Vocabulary.with_choices)."""
+        return [r for _, r in sorted(self.routines.items()) if r.language == language]
+
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
