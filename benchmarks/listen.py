@@ -10,6 +10,8 @@ from pathlib import Path
 from voiceguide.audio import INPUT_RATE, Pcm
 from voiceguide.content.loading import load_library
 
+from . import scoring
+
 
 def _listen_figures(engine: str, language: str, model: str | None) -> dict:
     """One engine's figures, measured in a child process so its peak RSS is its own."""
@@ -20,7 +22,7 @@ def _listen_figures(engine: str, language: str, model: str | None) -> dict:
     from voiceguide.hearing.listener import Dedup, listen_to
     from voiceguide.hearing.recognizers import load_vosk_model
 
-    from . import scoring, speechset
+    from . import speechset
 
     library = load_library()
     vocab = library.vocabularies[language]
@@ -154,6 +156,30 @@ def _whisper_menu_figures() -> dict:
     return figures
 
 
+def _whisper_safety_figures() -> dict:
+    """Every stop and pain phrase through the English listener (Whisper, two stages), in many voices:
+    espeak-ng's 6 voices at 3 speeds and 2 pitches, flite's and festival's 5 at 3 speeds; clean and
+    at 10 dB SNR. Per phrase and condition, scoring.staged's counts: {text: {condition: row}}."""
+    from voiceguide.hearing.engines import recognizers_for
+    from voiceguide.hearing.inputs import PcmInput
+    from voiceguide.hearing.listener import listen_to
+
+    from . import speechset
+
+    vocab = load_library().vocabularies["en"]
+    phrases = speechset.safety_phrases(vocab)
+    groups = (speechset.build(phrases, gap_s=0.6), speechset.build(phrases, speechset.OTHER_VOICES, pitches=(50,), gap_s=0.6))
+    figures: dict = {}
+    for name, noisy in (("clean", False), ("10 dB", True)):
+        for group in groups:
+            spoken = speechset.with_noise(group, 10, seed=2) if noisy else group
+            events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), recognizers_for(vocab, "whisper")[0])
+            for text, row in scoring.staged(events, spoken).items():
+                total = figures.setdefault(text, {}).setdefault(name, dict.fromkeys(row, 0))
+                total.update({k: v if k == "command" else total[k] + v for k, v in row.items()})
+    return figures
+
+
 def _first_phrases(vocab) -> list[tuple[str, str]]:
     return [(phrases[0], command.value) for command, phrases in vocab.phrases.items()]
 
@@ -172,7 +198,8 @@ def bench_listen(korean_model: str | None = None) -> list[dict]:
         with context.Pool(1) as pool:
             results.append(pool.apply(_listen_figures, job))
     with context.Pool(1) as pool:
-        results.append({"engine": "whisper", "language": "en", "menu": pool.apply(_whisper_menu_figures)})
+        results.append({"engine": "whisper", "language": "en", "safety": pool.apply(_whisper_safety_figures),
+                        "menu": pool.apply(_whisper_menu_figures)})
     return results
 
 
@@ -190,6 +217,8 @@ def listen_table(results: list[dict]) -> str:
     lines = []
     for r in results:
         if r["engine"] == "whisper":
+            lines += ["### whisper (en): stop and pain phrases, each in 51 synthesized voices, speeds and pitches", ""]
+            lines += scoring.staged_table(r["safety"], ("clean", "10 dB"), "espeak-ng, flite, festival") + [""]
             lines += _whisper_menu_table(r["menu"])
             continue
         lines += [f"### {r['engine']} ({r['language']}): model load and first pass {r['model_load_s']:.1f} s, peak RSS with the engine loaded {r['peak_rss_mb']:.0f} MB (target <= 150 MB on pocketsphinx)", ""]

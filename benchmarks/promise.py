@@ -17,6 +17,7 @@ from voiceguide.content.loading import load_library, load_routine
 from voiceguide.errors import VoiceguideError
 from voiceguide.speaking.tts import SpeechCache
 
+from . import scoring
 from .common import percentiles
 from .real import bench_real, real_table
 from .session import BENCH_ROUTINE
@@ -176,7 +177,7 @@ def _recall() -> dict:
     from voiceguide.hearing.inputs import PcmInput
     from voiceguide.hearing.listener import listen_to
 
-    from . import scoring, speechset
+    from . import speechset
 
     library = load_library()
     vocab = library.vocabularies["en"]
@@ -254,13 +255,7 @@ def all_table(f: dict) -> str:
     lines.append(f"\nwords not acted on: simulated {f['simulated']['not_acted_on']}, device {f['device']['not_acted_on']}; "
                  f"device words acted on but not timed (earcon missing from the monitor): {f['device']['acted_on_not_timed']}; "
                  f"device sessions ended by a command heard in the guide's own voice before the word: {len(f['device']['ended_by_its_own_voice'])}\n")
-    conditions = ("clean", "10 dB", "double talk")
-    lines += ["| synthesized phrase (espeak-ng, flite, festival): silenced by 150 ms / decided right by 1 s / "
-              "asked about instead (maybe pain) / taken as the other of stop and pain | clean | 10 dB SNR | double talk (echo cancelled) |",
-              "| --- | --- | --- | --- |"]
-    for text, by in f["recall"].items():
-        cells = [f"{by[k]['silenced']} / {by[k]['decided']} / {by[k]['asked']} / {by[k]['wrong']} of {by[k]['said']}" for k in conditions]
-        lines.append(f"| {text} ({by['clean']['command']}) | {' | '.join(cells)} |")
+    lines += scoring.staged_table(f["recall"], ("clean", "10 dB", "double talk"), "espeak-ng, flite, festival")
     lines.append(f"\ntargets: {TARGETS['recall']}\n")
     own, s = f["own_voice"], f["session"]
     lines += [

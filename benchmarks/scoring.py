@@ -103,3 +103,17 @@ def staged(events: list, speech: SpeechSet) -> dict:
         row["asked"] += u.command not in decided and u.command in asked
         row["wrong"] += bool(decided & set(SAFETY) - {u.command})
     return rows
+
+
+HEADINGS = {"clean": "clean", "10 dB": "10 dB SNR", "double talk": "double talk (echo cancelled)"}
+
+
+def staged_table(recall: dict, conditions: tuple[str, ...], voices: str) -> list[str]:
+    """Markdown rows of staged()'s counts, {text: {condition: row}}, a column per condition."""
+    lines = [f"| synthesized phrase ({voices}): silenced by 150 ms / decided right by 1 s / asked about instead "
+             f"(maybe pain) / taken as the other of stop and pain | {' | '.join(HEADINGS[k] for k in conditions)} |",
+             "| --- " * (len(conditions) + 1) + "|"]
+    for text, by in recall.items():
+        cells = [f"{by[k]['silenced']} / {by[k]['decided']} / {by[k]['asked']} / {by[k]['wrong']} of {by[k]['said']}" for k in conditions]
+        lines.append(f"| {text} ({by[conditions[0]]['command']}) | {' | '.join(cells)} |")
+    return lines
