@@ -174,9 +174,11 @@ def _whisper_safety_figures() -> dict:
         for group in groups:
             spoken = speechset.with_noise(group, 10, seed=2) if noisy else group
             events = listen_to(PcmInput(Pcm(spoken.samples, INPUT_RATE)), recognizers_for(vocab, "whisper")[0])
-            for text, row in scoring.staged(events, spoken).items():
-                total = figures.setdefault(text, {}).setdefault(name, dict.fromkeys(row, 0))
-                total.update({k: v if k == "command" else total[k] + v for k, v in row.items()})
+            for text, row in scoring.staged(events, spoken).items():  # the two groups' counts, added
+                total = figures.setdefault(text, {}).setdefault(name, {"command": row["command"]})
+                for key, n in row.items():
+                    if key != "command":
+                        total[key] = total.get(key, 0) + n
     return figures
 
 
